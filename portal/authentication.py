@@ -1,0 +1,41 @@
+"""`Authorization: Bearer <token>` for the API (SPEC section 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from portal.actors import client_ip
+from portal.ratelimit import failure_record, failures_exceeded
+from portal.services.tokens import token_lookup
+
+
+class TooManyFailures(exceptions.Throttled):
+    default_detail = "Too many failed authentication attempts; try again later."
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword:
+            return None
+        client = client_ip(request._request)
+        if failures_exceeded("token", client):
+            raise TooManyFailures()
+        if len(header) != 2:
+            failure_record("token", client)
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        token = token_lookup(header[1].decode("latin-1"))
+        if token is None:
+            failure_record("token", client)
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) to unauthenticated API calls.
+        return 'Bearer realm="api"'

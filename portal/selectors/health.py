@@ -1,0 +1,66 @@
+"""What /healthz reports: database, worker queue, search and storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+
+def _check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "backend": connection.vendor}
+    except Exception as exc:  # any driver error means "down"
+        return {"ok": False, "backend": connection.vendor, "error": type(exc).__name__}
+
+
+def _check_queue() -> dict[str, Any]:
+    if not settings.REDIS_URL:
+        ok = settings.QUEUE_DIR.is_dir()
+        return {"ok": ok, "backend": "filesystem"}
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
+        return {"ok": True, "backend": "redis"}
+    except redis.RedisError as exc:
+        return {"ok": False, "backend": "redis", "error": type(exc).__name__}
+
+
+def _check_search() -> dict[str, Any]:
+    if settings.SEARCH_BACKEND != "elasticsearch":
+        return {"ok": True, "backend": "database"}
+    from elasticsearch import Elasticsearch
+
+    try:
+        client = Elasticsearch(settings.ELASTICSEARCH_URL, request_timeout=1)
+        health = client.cluster.health(timeout="1s")
+        return {"ok": health["status"] in ("green", "yellow"), "backend": "elasticsearch"}
+    except Exception as exc:  # transport errors of every kind mean "down"
+        return {"ok": False, "backend": "elasticsearch", "error": type(exc).__name__}
+
+
+def _check_storage() -> dict[str, Any]:
+    markets = settings.MARKETS_DIR
+    try:
+        markets.mkdir(parents=True, exist_ok=True)
+        probe = markets / ".healthz"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        return {"ok": True, "backend": "local"}
+    except OSError as exc:
+        return {"ok": False, "backend": "local", "error": type(exc).__name__}
+
+
+def health_report() -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "database": _check_database(),
+        "queue": _check_queue(),
+        "search": _check_search(),
+        "storage": _check_storage(),
+    }
+    report["ok"] = all(part["ok"] for part in report.values())
+    return report

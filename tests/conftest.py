@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # Rate-limit counters live in the cache; one test's failures must not leak.
+    cache.clear()
+
+
+@pytest.fixture
+def user(db: None) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def staff_user(db: None) -> Any:
+    return make_user("root", staff=True)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
