@@ -128,6 +128,9 @@ class AppDoc(models.Model):
         ordering = ["path"]
         constraints = [models.UniqueConstraint(fields=["app", "path"], name="appdoc_unique_path")]
 
+    def __str__(self) -> str:
+        return f"{self.app}: {self.path}"
+
 
 class SyncJob(models.Model):
     class State(models.TextChoices):
@@ -147,3 +150,6 @@ class SyncJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"sync of {self.market} ({self.state})"
