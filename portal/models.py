@@ -82,6 +82,15 @@ class ApiToken(models.Model):
             return False
         return self.expires_at is None or self.expires_at > moment  # type: ignore[operator]
 
+    @property
+    def status(self) -> str:
+        """`revoked`, `expired` or `active`; revocation wins over expiry."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
 
 class AuditEvent(models.Model):
     """One change: who, what, which object, when, from where. Append-only."""

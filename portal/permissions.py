@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from portal.models import Membership, Role, Team
+from portal.models import ApiToken, Membership, Role, Team
 
 M = TypeVar("M", bound=Model)
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -92,3 +93,23 @@ def visible_team_or_404(user: AnyUser, name: str) -> Team:
     if team is None:
         raise Http404("No such team.")
     return team
+
+
+def require_team_role(user: AnyUser, team: Team, minimum: str) -> None:
+    """For an object the user can already see: PermissionDenied (403) unless
+    they hold at least `minimum` in its team."""
+    if not has_team_role(user, team, minimum):
+        raise PermissionDenied(f"This needs the {Role(minimum).label.lower()} role in {team.name}.")
+
+
+def require_staff(user: AnyUser) -> None:
+    if not is_staff(user):
+        raise PermissionDenied("Only staff may do this.")
+
+
+def visible_tokens(user: AnyUser) -> QuerySet[ApiToken]:
+    """A token is its owner's alone, staff included: through the UI and the API
+    nobody sees or revokes another user's token (staff do that in the admin console)."""
+    if not user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user_id=user.pk)

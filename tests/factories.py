@@ -36,3 +36,14 @@ def make_team(name: str | None = None, *, members: dict[Any, str] | None = None)
 
 def make_namespace(team: Team, name: str | None = None) -> Namespace:
     return Namespace.objects.create(team=team, name=name or f"ns-{next(_seq)}")
+
+
+def make_token(user: Any, name: str | None = None, *, days: int | None = 90) -> str:
+    """A live API token for `user`; returns the secret to send as `Bearer <secret>`."""
+    from portal.actors import Actor
+    from portal.services.tokens import token_create
+
+    issued = token_create(
+        actor=Actor.system(), user=user, name=name or f"token-{next(_seq)}", days=days
+    )
+    return issued.secret

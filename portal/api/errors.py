@@ -6,9 +6,35 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.services.errors import (
+    AlreadyExists,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refused,
+    ServiceError,
+)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error body, for the OpenAPI schema."""
+
+    error = serializers.CharField(help_text="A short machine-readable code.")
+    detail = serializers.CharField(help_text="One line for a human.")
+    # A validation error also carries `fields`, the per-field messages; a serializer
+    # field cannot be called that, so the schema leaves it out.
+
+
+class InvalidInput(exceptions.APIException):
+    """A 400 whose detail is one line rather than DRF's per-field structure."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request is invalid."
+    default_code = "invalid"
 
 
 class Conflict(exceptions.APIException):
@@ -47,11 +73,31 @@ def _one_line(detail: Any) -> tuple[str, dict[str, Any] | list[Any] | None]:
     return " ".join(str(detail).split()), None
 
 
+_SERVICE_ERRORS: dict[type[ServiceError], type[exceptions.APIException]] = {
+    Invalid: InvalidInput,
+    Forbidden: exceptions.PermissionDenied,
+    NotFound: exceptions.NotFound,
+    AlreadyExists: Conflict,
+    Refused: Conflict,
+}
+
+
+def _from_service_error(exc: ServiceError) -> exceptions.APIException:
+    for kind in type(exc).__mro__:
+        if kind in _SERVICE_ERRORS:
+            return _SERVICE_ERRORS[kind](exc.message)
+    return InvalidInput(exc.message)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+        # The helper's message ("This needs the admin role in ops.") is safe to
+        # show: it is raised only for objects the caller can already see.
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, ServiceError):
+        exc = _from_service_error(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.actors import Actor
 from portal.models import ApiToken
 from portal.services.audit import audit_record
+from portal.services.errors import AlreadyExists, Invalid
 
 TOKEN_PREFIX = "omk_"  # noqa: S105 - a marker, not a secret
+TOKEN_MAX_DAYS = 3650
 
 
 def _digest(raw: str) -> str:
@@ -30,17 +32,46 @@ class IssuedToken:
 
 def token_create(*, actor: Actor, user: Any, name: str, days: int | None = 90) -> IssuedToken:
     """Create a token for `user`. 32 random bytes make a salt pointless, so a
-    plain sha256 is enough to make the stored digest useless to a thief."""
+    plain sha256 is enough to make the stored digest useless to a thief.
+
+    `days=None` makes a token that never expires; only commands offer that.
+    Names are unique per user, revoked tokens included, so an audit record's
+    token name always points at one token.
+    """
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise Invalid("A token name needs 1 to 100 characters.")
+    if days is not None and not 1 <= days <= TOKEN_MAX_DAYS:
+        raise Invalid(f"A token lives between 1 and {TOKEN_MAX_DAYS} days.")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(days=days) if days else None
-    with transaction.atomic():
-        token = ApiToken.objects.create(
-            user=user,
-            name=name,
-            prefix=raw[: len(TOKEN_PREFIX) + 6],
-            digest=_digest(raw),
-            expires_at=expires_at,
+    parent = actor.token
+    # A leaked short-lived token must not be able to mint a long-lived one.
+    if (
+        parent is not None
+        and parent.expires_at is not None
+        and (expires_at is None or expires_at > parent.expires_at)
+    ):
+        raise Invalid(
+            f"A token cannot create a token that outlives it (this one expires "
+            f"{parent.expires_at:%Y-%m-%d %H:%M} UTC); ask for fewer days."
         )
+    with transaction.atomic():
+        if ApiToken.objects.filter(user=user, name=name).exists():
+            raise AlreadyExists(f"{user} already has a token named {name!r}.")
+        try:
+            # A savepoint, so a racing twin's IntegrityError leaves the outer
+            # transaction usable and becomes the same clear error.
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    user=user,
+                    name=name,
+                    prefix=raw[: len(TOKEN_PREFIX) + 6],
+                    digest=_digest(raw),
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"{user} already has a token named {name!r}.") from None
         audit_record(
             actor=actor,
             action="token.create",

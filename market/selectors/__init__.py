@@ -1,0 +1,1 @@
+"""Reads of the market domain, filtered through portal.permissions."""

@@ -1,0 +1,1 @@
+"""Writes of the market domain: one named, typed, audited service per change."""

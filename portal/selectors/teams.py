@@ -1,0 +1,25 @@
+"""Reads about teams, always through the permission helper."""
+
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
+from portal.models import Membership, Team
+from portal.permissions import AnyUser, visible_teams
+
+
+def team_list(*, user: AnyUser) -> QuerySet[Team]:
+    """The teams `user` may see, each with `member_count` and `my_role` (the
+    user's own role, or None for staff who are not members)."""
+    if not user.is_authenticated:
+        return Team.objects.none()
+    my_role = Membership.objects.filter(team=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+    return (
+        visible_teams(user)
+        .annotate(member_count=Count("memberships", distinct=True), my_role=Subquery(my_role))
+        .order_by("name")
+    )
+
+
+def team_members(*, team: Team) -> QuerySet[Membership]:
+    return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
