@@ -23,3 +23,9 @@ def team_list(*, user: AnyUser) -> QuerySet[Team]:
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
     return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+
+
+def team_by_name(name: str) -> Team | None:
+    """Any team by name, with no permission filter: for commands, which run as
+    the operator of the site."""
+    return Team.objects.filter(name=name).first()
