@@ -1,0 +1,159 @@
+"""values.yaml and values.schema.json: loading and checking install parameters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+from referencing.exceptions import Unresolvable
+
+from market.package.errors import PackageRefused, one_line
+from market.package.safe_yaml import SafeYamlError, load_yaml
+from market.package.secrets import secret_paths
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+VALUES_MAX_BYTES = 1024 * 1024
+SCHEMA_MAX_BYTES = 1024 * 1024
+MESSAGE_MAX = 200
+
+
+def load_values(data: bytes | None) -> dict[str, Any]:
+    """Default values: a mapping (an empty file means none), strict safe YAML."""
+    if data is None:
+        return {}
+    if len(data) > VALUES_MAX_BYTES:
+        raise PackageRefused("values_yaml", f"values.yaml is over {VALUES_MAX_BYTES // 1024} KiB")
+    try:
+        document = load_yaml(data)
+    except SafeYamlError as exc:
+        raise PackageRefused("values_yaml", exc.describe("values.yaml")) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise PackageRefused("values_yaml", "values.yaml must be a mapping at the top level")
+    return document
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_values_schema(data: bytes | None) -> dict[str, Any] | None:
+    """values.schema.json: strict JSON (no duplicate keys, no NaN), an object, a valid
+    draft 2020-12 schema."""
+    if data is None:
+        return None
+    if len(data) > SCHEMA_MAX_BYTES:
+        raise PackageRefused(
+            "values_schema_invalid", f"values.schema.json is over {SCHEMA_MAX_BYTES // 1024} KiB"
+        )
+    try:
+        schema = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_refuse_duplicates,
+            parse_constant=_refuse_constant,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise PackageRefused(
+            "values_schema_invalid", f"values.schema.json is not valid JSON: {exc}"
+        ) from None
+    if not isinstance(schema, dict):
+        raise PackageRefused("values_schema_invalid", "values.schema.json must be a JSON object")
+    declared = schema.get("$schema", DRAFT_2020_12)
+    if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
+        raise PackageRefused(
+            "values_schema_invalid",
+            f"values.schema.json: $schema must be {DRAFT_2020_12} (draft 2020-12)",
+        )
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise PackageRefused(
+            "values_schema_invalid",
+            f"values.schema.json is not a valid JSON Schema at {where}: {exc.message}",
+        ) from None
+    except RecursionError:
+        raise PackageRefused(
+            "values_schema_invalid", "values.schema.json is nested too deeply"
+        ) from None
+    return schema
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    # Only the JSON Schema meta-schemas are known: a "$ref" to anywhere else is an
+    # error, never an HTTP request from the portal.
+    return Draft202012Validator(schema, registry=SPECIFICATIONS)
+
+
+# Validators whose messages name keys but never quote the instance.
+_QUOTE_FREE = frozenset({"required", "additionalProperties", "dependentRequired"})
+
+
+def _secret_matchers(schema: Mapping[str, Any]) -> list[list[str]]:
+    return [path.split(".") for path in secret_paths(schema)]
+
+
+def _holds_secret(path: list[str], secrets: list[list[str]]) -> bool:
+    """Whether the value at ``path`` is a secret or contains one."""
+    for secret in secrets:
+        if len(path) <= len(secret) and all(
+            want in ("*", got) for want, got in zip(secret, path, strict=False)
+        ):
+            return True
+    return False
+
+
+def schema_errors(
+    schema: Mapping[str, Any] | None, values: Any, *, skip_required: bool = False
+) -> list[str]:
+    """Every way ``values`` breaks ``schema``, one ``path: message`` line each, sorted by
+    path. A message about a value that is or holds a secret (writeOnly) never quotes it."""
+    if schema is None:
+        return []
+    secrets = _secret_matchers(schema)
+    lines: list[tuple[list[str], str]] = []
+    try:
+        for error in _validator(schema).iter_errors(values):
+            if skip_required and error.validator == "required":
+                continue
+            parts = [str(part) for part in error.absolute_path]
+            if error.validator not in _QUOTE_FREE and _holds_secret(parts, secrets):
+                message = f"secret value does not satisfy {error.validator}"
+                if isinstance(error.validator_value, int | float | str) and not isinstance(
+                    error.validator_value, bool
+                ):
+                    message += f" {error.validator_value}"
+            else:
+                message = one_line(error.message, MESSAGE_MAX)
+            lines.append((parts, f"{'.'.join(parts) or '(root)'}: {message}"))
+    except Unresolvable as exc:
+        return [f"(root): the schema refers to something it does not define: {exc}"]
+    except RecursionError:
+        return ["(root): the schema or the values are nested too deeply"]
+    return [line for _, line in sorted(lines)]
+
+
+def check_default_values(schema: Mapping[str, Any] | None, values: dict[str, Any]) -> None:
+    """Refuse defaults that break the schema. A missing required property is not a
+    refusal: the user supplies it at install (a password has no sensible default)."""
+    problems = schema_errors(schema, values, skip_required=True)
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise PackageRefused(
+            "values_schema", f"values.yaml does not satisfy values.schema.json: {shown}{more}"
+        )
