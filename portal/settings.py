@@ -238,6 +238,7 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "portal.views.shell.csrf_failure"
 
 if not DEBUG:
     # The portal sits behind TLS in production; a proxy that terminates TLS
