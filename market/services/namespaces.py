@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from market.models import DeployTarget, Namespace
 from portal.actors import Actor
 from portal.models import Team, slug_validator
 from portal.services.audit import audit_record
-from portal.services.errors import AlreadyExists, Invalid
+from portal.services.errors import AlreadyExists, Invalid, Refused
 
 
 def namespace_create(
@@ -48,3 +49,45 @@ def namespace_create(
             detail={"team": team.name, "target": target},
         )
     return namespace
+
+
+def namespace_update(
+    *, actor: Actor, namespace: Namespace, team: Team | None = None, description: str | None = None
+) -> Namespace:
+    """Change the owning team (an administrator's move) or the description.
+    The name and target stay: they are folder names in the GitOps repository."""
+    with transaction.atomic():
+        namespace = (
+            Namespace.objects.select_for_update().select_related("team").get(pk=namespace.pk)
+        )
+        changes: dict[str, dict[str, str]] = {}
+        if team is not None and team.pk != namespace.team_id:
+            changes["team"] = {"from": namespace.team.name, "to": team.name}
+            namespace.team = team
+        if description is not None and description.strip()[:200] != namespace.description:
+            new = description.strip()[:200]
+            changes["description"] = {"from": namespace.description, "to": new}
+            namespace.description = new
+        if not changes:
+            return namespace
+        namespace.save(update_fields=["team", "description"])
+        audit_record(actor=actor, action="namespace.update", target=namespace, detail=changes)
+    return namespace
+
+
+def namespace_delete(*, actor: Actor, namespace: Namespace) -> None:
+    """Delete an empty namespace. Whatever is installed in it protects it
+    (on_delete=PROTECT), so this fails loudly rather than orphaning instances."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="namespace.delete",
+            target=namespace,
+            detail={"team": namespace.team.name},
+        )
+        try:
+            namespace.delete()
+        except ProtectedError:
+            raise Refused(
+                f"Namespace {namespace.name!r} still holds instances; uninstall them first."
+            ) from None

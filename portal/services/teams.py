@@ -12,6 +12,9 @@ from portal.models import Membership, Role, Team, slug_validator
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Invalid, NotFound, Refused
 
+# Names the team pages use as path segments (/teams/new/).
+RESERVED_NAMES = frozenset({"new"})
+
 
 def _check_name(name: str) -> str:
     name = name.strip()
@@ -19,6 +22,8 @@ def _check_name(name: str) -> str:
         slug_validator(name)
     except ValidationError as exc:
         raise Invalid(f"Team name {name!r}: {exc.messages[0]}") from None
+    if name in RESERVED_NAMES:
+        raise Invalid(f"Team name {name!r} is reserved.")
     return name
 
 

@@ -34,6 +34,7 @@ def test_token_created_through_the_api_works_and_is_stored_as_a_digest(api_clien
     stored = ApiToken.objects.get(user=user, name="ci")
     assert stored.digest == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in {stored.digest, stored.prefix}
+    assert stored.expires_at is not None
     assert timedelta(days=6, hours=23) < stored.expires_at - timezone.now() <= timedelta(days=7)
 
     fresh = bearer(type(api_client)(), secret)
