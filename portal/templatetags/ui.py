@@ -179,11 +179,11 @@ def container_tag(
 
 @register.simple_tag(takes_context=True)
 def nav_link(context: Context, label: str, href: str, match: str = "") -> SafeString:
-    """A header navigation link, marked current when the path starts with ``match``
-    (``href`` by default)."""
+    """A header navigation link, marked current when the path starts with one of the
+    space-separated prefixes in ``match`` (``href`` by default)."""
     request = _request(context)
-    prefix = match or href
-    current = request is not None and request.path.startswith(prefix)
+    prefixes = tuple((match or href).split())
+    current = request is not None and request.path.startswith(prefixes)
     if current:
         return format_html(
             '<a class="nav__link is-active" href="{}" aria-current="page">{}</a>', href, label

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.template import loader
+from django.test import Client
 
 from tests.factories import PASSWORD, make_team, make_user
 
@@ -65,6 +66,8 @@ def test_current_section_is_highlighted(logged_in):
         in html
     )
     assert '<a class="nav__link" href="/market/">Market</a>' in html
+    api_docs = logged_in.get("/api/docs/").content.decode()
+    assert 'is-active" href="/docs/components/" aria-current="page">Docs</a>' in api_docs
 
 
 @pytest.mark.django_db
@@ -196,10 +199,7 @@ def test_500_and_400_pages_render_without_request_or_database():
 
 
 @pytest.mark.django_db
-def test_csrf_failure_page_is_friendly(settings, user):
-    from django.test import Client
-
-    settings.CSRF_FAILURE_VIEW = "portal.views.shell.csrf_failure"
+def test_csrf_failure_page_is_friendly(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     response = client.post("/", {})
