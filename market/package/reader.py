@@ -69,7 +69,7 @@ class _InflatingReader:
             raise PackageRefused(
                 "ratio",
                 f"compression ratio over {self._limits.max_ratio}: more than "
-                f"{self._ratio_cap} bytes inflated from {len(self._data)}",
+                f"{self._ratio_cap} bytes uncompressed from {len(self._data)} compressed",
             )
         raise PackageRefused(
             "too_large",
@@ -350,6 +350,8 @@ def read_package(
     compile every template; check text encodings, components and the icon.
     """
     limits = limits or Limits.from_settings()
+    if not data:
+        raise PackageRefused("not_gzip", "the archive is empty (0 bytes)")
     if len(data) > limits.max_total_bytes + TAR_OVERHEAD_BYTES:
         raise PackageRefused("too_large", f"the archive is over {limits.max_total_bytes} bytes")
     seen = _read_members(bytes(data), limits)

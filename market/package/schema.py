@@ -78,6 +78,13 @@ def load_values_schema(data: bytes | None) -> dict[str, Any] | None:
             "values_schema_invalid",
             f"values.schema.json: $schema must be {DRAFT_2020_12} (draft 2020-12)",
         )
+    outside = _first_outside_ref(schema)
+    if outside is not None:
+        raise PackageRefused(
+            "values_schema_invalid",
+            f"values.schema.json: $ref {outside[:100]!r} points outside the schema; "
+            "only local references (#/...) are allowed",
+        )
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -91,6 +98,30 @@ def load_values_schema(data: bytes | None) -> dict[str, Any] | None:
             "values_schema_invalid", "values.schema.json is nested too deeply"
         ) from None
     return schema
+
+
+def _first_outside_ref(node: Any, depth: int = 0) -> str | None:
+    """The first $ref/$dynamicRef that is not a local "#..." reference."""
+    if depth > 200:
+        return None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            is_ref = key in {"$ref", "$dynamicRef"} and isinstance(value, str)
+            if is_ref and not value.startswith("#"):
+                return str(value)
+            found = _first_outside_ref(value, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _first_outside_ref(value, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+class SchemaUnusable(Exception):
+    """The schema cannot be evaluated (a reference it does not define, too deep)."""
 
 
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
@@ -117,13 +148,7 @@ def _holds_secret(path: list[str], secrets: list[list[str]]) -> bool:
     return False
 
 
-def schema_errors(
-    schema: Mapping[str, Any] | None, values: Any, *, skip_required: bool = False
-) -> list[str]:
-    """Every way ``values`` breaks ``schema``, one ``path: message`` line each, sorted by
-    path. A message about a value that is or holds a secret (writeOnly) never quotes it."""
-    if schema is None:
-        return []
+def _schema_errors(schema: Mapping[str, Any], values: Any, *, skip_required: bool) -> list[str]:
     secrets = _secret_matchers(schema)
     lines: list[tuple[list[str], str]] = []
     try:
@@ -141,16 +166,34 @@ def schema_errors(
                 message = one_line(error.message, MESSAGE_MAX)
             lines.append((parts, f"{'.'.join(parts) or '(root)'}: {message}"))
     except Unresolvable as exc:
-        return [f"(root): the schema refers to something it does not define: {exc}"]
+        raise SchemaUnusable(f"the schema refers to something it does not define: {exc}") from None
     except RecursionError:
-        return ["(root): the schema or the values are nested too deeply"]
+        raise SchemaUnusable("the schema or the values are nested too deeply") from None
     return [line for _, line in sorted(lines)]
+
+
+def schema_errors(
+    schema: Mapping[str, Any] | None, values: Any, *, skip_required: bool = False
+) -> list[str]:
+    """Every way ``values`` breaks ``schema``, one ``path: message`` line each, sorted by
+    path. A message about a value that is or holds a secret (writeOnly) never quotes it."""
+    if schema is None:
+        return []
+    try:
+        return _schema_errors(schema, values, skip_required=skip_required)
+    except SchemaUnusable as exc:
+        return [f"(root): {exc}"]
 
 
 def check_default_values(schema: Mapping[str, Any] | None, values: dict[str, Any]) -> None:
     """Refuse defaults that break the schema. A missing required property is not a
     refusal: the user supplies it at install (a password has no sensible default)."""
-    problems = schema_errors(schema, values, skip_required=True)
+    if schema is None:
+        return
+    try:
+        problems = _schema_errors(schema, values, skip_required=True)
+    except SchemaUnusable as exc:
+        raise PackageRefused("values_schema_invalid", f"values.schema.json: {exc}") from None
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
