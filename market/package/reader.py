@@ -204,7 +204,7 @@ def _accept_member(
     if not relative:
         return None
     parents = ["/".join(segments[1:i]) for i in range(2, len(segments))]
-    if relative in seen.files or (member.isdir() is False and relative in seen.directories):
+    if relative in seen.files or (not member.isdir() and relative in seen.directories):
         raise PackageRefused("path_conflict", f"{shown} is both a file and a directory")
     if any(parent in seen.files for parent in parents):
         raise PackageRefused("path_conflict", f"{shown} is inside a path that is a file")

@@ -235,3 +235,10 @@ def pax_header_bomb(size: int = 50 * MiB) -> bytes:
     pieces = [info.tobuf(format=tarfile.USTAR_FORMAT)]
     pieces += [bytes(MiB)] * (size // MiB)
     return _stream_archive(pieces)
+
+
+def padding_bomb(size: int = 50 * MiB) -> bytes:
+    """A valid package followed, inside the gzip stream, by ``size`` zero bytes of
+    "padding" after the end-of-archive marker."""
+    raw = tar_bytes(package_members())
+    return _stream_archive([raw, *([bytes(MiB)] * (size // MiB))])

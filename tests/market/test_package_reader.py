@@ -292,6 +292,13 @@ def test_the_ratio_is_counted_on_inflated_bytes_not_headers() -> None:
     assert peak < 30 * archives.MiB
 
 
+def test_zero_padding_after_the_end_marker_counts_too() -> None:
+    refused, _, peak = _measure(archives.padding_bomb(50 * archives.MiB))
+
+    assert refused.code == "ratio"
+    assert peak < 10 * archives.MiB
+
+
 def test_small_archives_are_not_held_to_the_ratio() -> None:
     # Tar pads every archive to 10 KiB of mostly zeros; a tiny package compresses far
     # better than 100:1 without being a bomb.
