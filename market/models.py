@@ -46,7 +46,7 @@ class Market(models.Model):
     is_private = models.BooleanField(
         default=False, help_text="Serving it at /markets/<name>/ requires a token."
     )
-    publishers = models.ManyToManyField(  # type: ignore[var-annotated]
+    publishers = models.ManyToManyField(
         Team,
         blank=True,
         related_name="publishable_markets",

@@ -1,6 +1,6 @@
 """`/api/v1/`: every area's API routes are mounted here."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from portal.api import namespaces as namespaces_api
@@ -29,4 +29,5 @@ urlpatterns = [
     ),
     path("tokens/", tokens_api.TokenListView.as_view(), name="api-token-list"),
     path("tokens/<int:token_id>/", tokens_api.TokenDetailView.as_view(), name="api-token-detail"),
+    path("", include("market.urls_api")),
 ]

@@ -1,0 +1,248 @@
+"""`/api/v1/markets/` and `/api/v1/apps/`: subscribe, sync, publish, browse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from market.index import VersionConflict
+from market.models import App, AppVersion, Market
+from market.package import PackageRefused
+from market.selectors.catalogue import app_get, app_version_get, catalogue_apps
+from market.selectors.markets import market_get
+from market.services.markets import MarketRefused, market_add
+from market.services.publish import package_publish
+from market.services.sync import sync_job_enqueue
+from market.storage.base import StorageError, TransientStorageError
+from portal.actors import actor_from_request
+from portal.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
+from portal.permissions import require_staff
+
+ERR = OpenApiResponse(ErrorSerializer)
+
+
+class MarketOutput(serializers.ModelSerializer):
+    apps = serializers.IntegerField(source="app_count", read_only=True)
+
+    class Meta:
+        model = Market
+        fields = [
+            "name",
+            "description",
+            "writable",
+            "is_private",
+            "allow_private_network",
+            "serial",
+            "last_synced_at",
+            "last_sync_error",
+            "apps",
+        ]
+
+
+class MarketInput(serializers.Serializer):
+    name = serializers.CharField(max_length=63)
+    location = serializers.CharField(max_length=1000)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    writable = serializers.BooleanField(default=False)
+    allow_private_network = serializers.BooleanField(default=False)
+    is_private = serializers.BooleanField(default=False)
+    endpoint_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    credentials = serializers.DictField(
+        child=serializers.CharField(max_length=500),
+        required=False,
+        write_only=True,
+        help_text="Stored encrypted, never returned.",
+    )
+
+
+class JobOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PublishOutput(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    digest = serializers.CharField()
+    size = serializers.IntegerField()
+    created = serializers.BooleanField()
+
+
+class AppOutput(serializers.ModelSerializer):
+    market = serializers.CharField(source="market.name")
+
+    class Meta:
+        model = App
+        fields = ["market", "name", "title", "summary", "category", "keywords", "latest", "updated"]
+
+
+class VersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AppVersion
+        fields = ["version", "digest", "size", "published", "publisher"]
+
+
+class AppDetailOutput(AppOutput):
+    versions = VersionOutput(many=True)
+    readme = serializers.CharField()
+
+    class Meta(AppOutput.Meta):
+        fields = [*AppOutput.Meta.fields, "readme", "versions"]
+
+
+class VersionDetailOutput(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.name")
+    market = serializers.CharField(source="app.market.name")
+    readme = serializers.SerializerMethodField()
+    dependencies = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppVersion
+        fields = [
+            "market",
+            "app",
+            "version",
+            "digest",
+            "size",
+            "published",
+            "publisher",
+            "manifest",
+            "readme",
+            "dependencies",
+        ]
+
+    def get_readme(self, obj: AppVersion) -> str:
+        return obj.app.readme if obj.version == obj.app.latest else ""
+
+    def get_dependencies(self, obj: AppVersion) -> list[dict[str, Any]]:
+        return list(obj.manifest.get("dependencies") or [])
+
+
+class MarketListView(GenericAPIView):
+    serializer_class = MarketOutput
+
+    def get_queryset(self) -> Any:
+        from django.db.models import Count
+
+        return Market.objects.annotate(app_count=Count("apps")).order_by("name")
+
+    @extend_schema(responses=MarketOutput(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MarketOutput(page, many=True).data)
+
+    @extend_schema(request=MarketInput, responses={201: MarketOutput, 400: ERR, 403: ERR})
+    def post(self, request: Request) -> Response:
+        require_staff(request.user)
+        data = MarketInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            market = market_add(actor=actor_from_request(request), **data.validated_data)
+        except MarketRefused as exc:
+            raise serializers.ValidationError({"location": [str(exc)]}) from None
+        market.app_count = 0  # type: ignore[attr-defined]
+        return Response(MarketOutput(market).data, status=status.HTTP_201_CREATED)
+
+
+class MarketSyncView(GenericAPIView):
+    serializer_class = JobOutput
+
+    @extend_schema(request=None, responses={202: JobOutput, 403: ERR, 404: ERR})
+    def post(self, request: Request, market: str) -> Response:
+        require_staff(request.user)
+        job = sync_job_enqueue(
+            market=market_get(name=market), requested_by=actor_from_request(request).label
+        )
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PackageUploadInput(serializers.Serializer):
+    archive = serializers.FileField()
+
+
+class PackagePublishView(GenericAPIView):
+    parser_classes = [MultiPartParser]
+    serializer_class = PublishOutput
+
+    @extend_schema(
+        request={"multipart/form-data": PackageUploadInput},
+        responses={201: PublishOutput, 200: PublishOutput, 400: ERR, 403: ERR, 409: ERR, 413: ERR},
+    )
+    def post(self, request: Request, market: str) -> Response:
+        target = market_get(name=market)
+        upload = request.FILES.get("archive")
+        if upload is None:
+            raise serializers.ValidationError({"archive": ["Attach the package as `archive`."]})
+        if upload.size is not None and upload.size > settings.PACKAGE_MAX_ARCHIVE_BYTES:
+            raise PayloadTooLarge(
+                f"the archive is {upload.size} bytes; the limit is "
+                f"{settings.PACKAGE_MAX_ARCHIVE_BYTES}"
+            )
+        try:
+            result = package_publish(
+                actor=actor_from_request(request),
+                market=target,
+                data=upload.read(),
+                filename=upload.name,
+            )
+        except PackageRefused as exc:
+            return Response(
+                {"error": f"package_{exc.code}", "detail": exc.reason},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except VersionConflict as exc:
+            raise Conflict(str(exc)) from None
+        except TransientStorageError as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        except StorageError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        body = PublishOutput(result).data
+        return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+class AppListView(GenericAPIView):
+    serializer_class = AppOutput
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Words in name, title, summary, keywords"),
+            OpenApiParameter("category", str),
+            OpenApiParameter("market", str),
+            OpenApiParameter("sort", str, enum=["name", "updated"]),
+        ],
+        responses=AppOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        apps = catalogue_apps(
+            q=request.query_params.get("q", "")[:200],
+            category=request.query_params.get("category", ""),
+            market=request.query_params.get("market", ""),
+            sort=request.query_params.get("sort", "name"),
+        ).defer("icon")
+        page = self.paginate_queryset(apps)
+        return self.get_paginated_response(AppOutput(page, many=True).data)
+
+
+class AppDetailView(GenericAPIView):
+    serializer_class = AppDetailOutput
+
+    @extend_schema(responses={200: AppDetailOutput, 404: ERR})
+    def get(self, request: Request, market: str, name: str) -> Response:
+        return Response(AppDetailOutput(app_get(market=market, name=name)).data)
+
+
+class VersionDetailView(GenericAPIView):
+    serializer_class = VersionDetailOutput
+
+    @extend_schema(responses={200: VersionDetailOutput, 404: ERR})
+    def get(self, request: Request, market: str, name: str, version: str) -> Response:
+        row = app_version_get(market=market, name=name, version=version)
+        return Response(VersionDetailOutput(row).data)

@@ -1,0 +1,118 @@
+"""Subscribing to markets and creating new ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from market.index import dumps, empty_market
+from market.models import Market, SyncJob
+from market.storage.base import AlreadyExists, MarketStorage, StorageError
+from market.storage.factory import open_storage
+from market.storage.probe import probe_conditional_writes
+from portal.actors import Actor
+from portal.crypto import decrypt_json, encrypt_json
+from portal.models import slug_validator
+from portal.services.audit import audit_record
+
+
+class MarketRefused(Exception):
+    """The market cannot be added as asked; the message is one line for the user."""
+
+
+def storage_for_market(market: Market) -> MarketStorage:
+    return open_storage(
+        market.location,
+        writable=market.writable,
+        endpoint_url=market.endpoint_url or None,
+        credentials=decrypt_json(market.credentials_encrypted) or None,
+        allow_private_network=market.allow_private_network,
+    )
+
+
+def market_init(*, location: str, name: str, description: str = "", **storage_options: Any) -> str:
+    """Create an empty format-1 market at `location`; refuse if one is there."""
+    slug_validator(name)
+    storage = open_storage(location, writable=True, **storage_options)
+    try:
+        storage.put_new("market.json", dumps(empty_market(name, description)))
+    except AlreadyExists:
+        raise MarketRefused(f"a market already exists at {storage.describe()}") from None
+    return storage.describe()
+
+
+def market_add(
+    *,
+    actor: Actor,
+    name: str,
+    location: str,
+    writable: bool = False,
+    allow_private_network: bool = False,
+    endpoint_url: str = "",
+    credentials: dict[str, str] | None = None,
+    description: str = "",
+    is_private: bool = False,
+) -> Market:
+    """Subscribe to a market.
+
+    1. open the storage (URL checks: scheme, SSRF rules unless allowed);
+    2. for a writable market, prove the backend enforces create-only and
+       if-match writes, refusing it for writing otherwise (SPEC section 3);
+    3. store the row, credentials encrypted, with an audit record;
+    4. after commit, queue the first sync.
+    """
+    from market.services.sync import sync_job_enqueue
+
+    slug_validator(name)
+    if Market.objects.filter(name=name).exists():
+        raise MarketRefused(f"a market named {name} already exists")
+    try:
+        storage = open_storage(
+            location,
+            writable=writable,
+            endpoint_url=endpoint_url or None,
+            credentials=credentials or None,
+            allow_private_network=allow_private_network,
+        )
+        if writable:
+            result = probe_conditional_writes(storage)
+            if not result.ok:
+                raise MarketRefused(
+                    "refused for writing: the storage does not enforce conditional writes ("
+                    + "; ".join(result.reasons)
+                    + ")"
+                )
+    except StorageError as exc:
+        raise MarketRefused(str(exc)) from None
+    with transaction.atomic():
+        market = Market.objects.create(
+            name=name,
+            description=description,
+            location=location,
+            endpoint_url=endpoint_url,
+            credentials_encrypted=encrypt_json(credentials) if credentials else "",
+            writable=writable,
+            allow_private_network=allow_private_network,
+            is_private=is_private,
+        )
+        audit_record(
+            actor=actor,
+            action="market.add",
+            target=market,
+            detail={
+                "location": storage.describe(),
+                "writable": writable,
+                "allow_private_network": allow_private_network,
+                "credentials": bool(credentials),
+            },
+        )
+        sync_job_enqueue(market=market, requested_by=actor.label)
+    return market
+
+
+def market_remove(*, actor: Actor, market: Market) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="market.remove", target=market)
+        SyncJob.objects.filter(market=market).delete()
+        market.delete()

@@ -1,0 +1,146 @@
+"""Publishing a package into a writable market (SPEC section 3).
+
+Order of writes, so that readers never see a half-finished publish and any
+number of publishers lose nothing:
+
+1. the archive, create-only: until an index names it, no reader looks for it;
+2. `apps/<name>/index.json`, compare-and-swap;
+3. `market.json`, compare-and-swap, re-reading the index inside each attempt.
+
+Step 3 re-reads the index *after* reading market.json. A publisher whose index
+write lands between another's two reads makes that other's market.json write
+fail its precondition and retry with the newer index, so the last market.json
+written always describes the newest index. A retried publish of the same
+archive finds steps 1-2 done and still runs step 3, which repairs a publish
+that died between steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from market.index import (
+    VersionConflict,
+    archive_key,
+    dumps,
+    index_add_version,
+    index_key,
+    market_apply_index,
+    market_entry,
+)
+from market.models import Market
+from market.package import read_package
+from market.services.markets import storage_for_market
+from market.storage.base import AlreadyExists, MarketStorage, NotFound, ReadOnlyStorage
+from market.storage.cas import update_json
+from portal.actors import Actor
+from portal.models import Role
+from portal.permissions import is_staff, teams_with_role
+from portal.services.audit import audit_record
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    name: str
+    version: str
+    digest: str
+    size: int
+    created: bool  # False when the same archive was already published
+
+
+def can_publish(user: Any, market: Market) -> bool:
+    if not market.writable or not user.is_authenticated:
+        return False
+    if is_staff(user):
+        return True
+    return market.publishers.filter(
+        pk__in=teams_with_role(user, Role.OPERATOR).values("pk")
+    ).exists()
+
+
+def _stored_digest(storage: MarketStorage, key: str) -> str:
+    return "sha256:" + hashlib.sha256(storage.get(key).data).hexdigest()
+
+
+def package_publish(
+    *, actor: Actor, market: Market, data: bytes, filename: str | None = None
+) -> PublishResult:
+    """Validate and publish one archive. Raises PackageRefused (bad package),
+    VersionConflict (same version, other content), PermissionDenied, StorageError."""
+    if not market.writable:
+        raise ReadOnlyStorage(f"market {market.name} is read-only")
+    if actor.user is not None and not can_publish(actor.user, market):
+        raise PermissionDenied(f"you may not publish to {market.name}")
+    package = read_package(data, filename=filename)
+    name, version = package.manifest.name, package.manifest.version
+    digest, size = package.digest, package.size
+    storage = storage_for_market(market)
+
+    # Refuse a conflicting version before writing anything.
+    try:
+        current_index = json.loads(storage.get(index_key(name)).data)
+    except NotFound:
+        current_index = None
+    existing = (current_index or {}).get("versions", {}).get(version)
+    if existing is not None and existing.get("digest") != digest:
+        raise VersionConflict(f"{name} {version} is already published with other content")
+
+    created = existing is None
+    try:
+        storage.put_new(archive_key(name, version), data, content_type="application/gzip")
+    except AlreadyExists:
+        if _stored_digest(storage, archive_key(name, version)) != digest:
+            raise VersionConflict(
+                f"{name} {version} is already published with other content"
+            ) from None
+        created = False
+
+    publisher = actor.label
+    manifest = package.manifest_data
+
+    update_json(
+        storage,
+        index_key(name),
+        lambda doc: index_add_version(
+            doc,
+            name=name,
+            version=version,
+            digest=digest,
+            size=size,
+            publisher=publisher,
+            manifest=manifest,
+        ),
+    )
+
+    def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
+        blob = storage.get(index_key(name))
+        return market_apply_index(
+            doc,
+            name=name,
+            entry=market_entry(json.loads(blob.data), blob.data),
+            market_name=market.name,
+        )
+
+    update_json(storage, "market.json", apply)
+
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="package.publish",
+            target=market,
+            target_repr=f"{market.name}/{name}@{version}",
+            detail={"app": name, "version": version, "digest": digest, "created": created},
+        )
+        from market.services.sync import sync_job_enqueue
+
+        sync_job_enqueue(market=market, requested_by=actor.label)
+    return PublishResult(name=name, version=version, digest=digest, size=size, created=created)
+
+
+__all__ = ["PublishResult", "VersionConflict", "can_publish", "dumps", "package_publish"]
