@@ -144,7 +144,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "market-sync-all": {
+        "task": "market.tasks.market_sync_all_task",
+        "schedule": env_int("MARKET_SYNC_INTERVAL_SECONDS", 300, minimum=10),
+    },
+}
 
 # --- search -----------------------------------------------------------------
 
@@ -164,8 +169,14 @@ PACKAGE_MAX_MEMBERS = env_int("PACKAGE_MAX_MEMBERS", 1000, minimum=1)
 PACKAGE_MAX_TOTAL_BYTES = env_int("PACKAGE_MAX_TOTAL_BYTES", 100 * 1024**2, minimum=1)
 PACKAGE_MAX_FILE_BYTES = env_int("PACKAGE_MAX_FILE_BYTES", 10 * 1024**2, minimum=1)
 PACKAGE_MAX_RATIO = env_int("PACKAGE_MAX_RATIO", 100, minimum=1)
+# Largest compressed upload accepted (413 above it).
+PACKAGE_MAX_ARCHIVE_BYTES = env_int("PACKAGE_MAX_ARCHIVE_BYTES", 50 * 1024**2, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
+
+# Key for secrets stored in the database (portal/crypto.py); derived from
+# SECRET_KEY when unset. Production should set its own Fernet key.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 
 # --- auth -------------------------------------------------------------------
 
