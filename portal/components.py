@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,14 @@ def load_component(name: str) -> ComponentDoc:
     """
     if not COMPONENT_NAME_RE.match(name) or name not in component_names():
         raise ComponentNotFound(name)
-    text = (docs_dir() / f"{name}.md").read_text(encoding="utf-8")
+    path = docs_dir() / f"{name}.md"
+    return _load(name, str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=128)
+def _load(name: str, path: str, mtime_ns: int) -> ComponentDoc:
+    # Cached per file version: an edited file has a new mtime and is read again.
+    text = Path(path).read_text(encoding="utf-8")
 
     meta: dict[str, Any] = {}
     body = text

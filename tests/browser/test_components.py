@@ -117,6 +117,10 @@ def test_every_component_page_loads_cleanly(signed_in, live_server):
     visit(page, f"{live_server.url}/docs/components/")
     assert page.locator(".component-list .card").count() == len(component_names())
     screenshot(page, "index")
+    # htmx is served from static/ and configured for a strict CSP.
+    assert page.evaluate("typeof htmx") == "object"
+    assert page.evaluate("htmx.config.includeIndicatorStyles") is False
+    assert page.evaluate("htmx.config.allowEval") is False
     for name in component_names():
         visit(page, f"{live_server.url}/docs/components/{name}/")
         assert page.locator("[data-example-result]").count() >= 1, name
