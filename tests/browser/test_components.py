@@ -264,3 +264,13 @@ def test_search_suggestions_with_the_keyboard(signed_in, live_server):
     page.wait_for_timeout(400)
     assert page.locator(".site-header .search-box__suggestions").is_hidden()
     assert errors == []
+
+
+def test_not_found_page_in_the_browser(signed_in, live_server):
+    page, _ = signed_in
+    response = page.goto(f"{live_server.url}/no-such-page/")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "This page doesn't exist"
+    assert page.locator(".site-header .nav").is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "shell-404.png"))
