@@ -451,6 +451,8 @@ def form_field(
         "required": field.field.required,
         "widget": field.as_widget(attrs=attrs),
         "is_hidden": field.is_hidden,
+        # Radio buttons and checkbox lists: a <fieldset> whose <legend> names the group.
+        "use_fieldset": field.use_fieldset,
         "is_checkbox": input_type == "checkbox",
     }
 

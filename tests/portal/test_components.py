@@ -438,3 +438,17 @@ def test_search_box_shows_the_query_only_on_its_results_page():
     assert 'value=""' in render("{% search_box %}", request=elsewhere)
     plain = render("{% search_box suggest_url='' %}")
     assert "combobox" not in plain and "data-suggest-url" not in plain
+
+
+def test_form_field_groups_radio_buttons_in_a_fieldset():
+    from django import forms
+
+    class RoleForm(forms.Form):
+        role = forms.ChoiceField(
+            choices=[("viewer", "Viewer"), ("admin", "Admin")], widget=forms.RadioSelect
+        )
+
+    html = render("{% form_field form.role %}", form=RoleForm())
+    assert '<fieldset class="form-field form-field--group">' in html
+    assert '<legend class="form-field__label">Role' in html
+    assert 'type="radio"' in html
