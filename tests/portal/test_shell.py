@@ -114,6 +114,22 @@ def test_no_asset_is_loaded_from_another_origin():
         assert not re.search(r'(?:src|href)="(?:https?:)?//', text), path
 
 
+def test_shell_and_components_need_no_inline_styles():
+    # style-src 'self' in a strict CSP refuses <style> blocks and style="" attributes.
+    templates = Path(django_settings.BASE_DIR) / "templates"
+    shell = [
+        *templates.glob("*.html"),
+        *(templates / "components").glob("*.html"),
+        *(templates / "docs").rglob("*.html"),
+        *(templates / "registration").glob("*.html"),
+        templates / "portal" / "home.html",
+        templates / "portal" / "api_docs.html",
+    ]
+    for path in shell:
+        text = path.read_text()
+        assert "<style" not in text and " style=" not in text, path
+
+
 @pytest.mark.django_db
 @pytest.mark.urls("tests.portal.error_urls")
 def test_flash_messages_are_shown_escaped_and_dismissable(logged_in):
