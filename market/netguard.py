@@ -77,10 +77,18 @@ def address_refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
         return "an unspecified address"
     if ip.is_multicast:
         return "a multicast address"
+    internal = _internal_kind(ip)
+    if internal is not None:
+        return None if allow_private else internal
+    # After the internal kinds: Python counts ::1 as reserved (it is in ::/8).
     if ip.is_reserved or ip == ipaddress.IPv4Address("255.255.255.255"):
         return "a reserved address"
-    if allow_private:
-        return None
+    if not ip.is_global and not allow_private:
+        return "not a public address"
+    return None
+
+
+def _internal_kind(ip: IPAddress) -> str | None:
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:
@@ -91,8 +99,6 @@ def address_refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
         return "a shared (CGNAT) address"
     if ip in _UNIQUE_LOCAL:
         return "a unique-local address"
-    if not ip.is_global:
-        return "not a public address"
     return None
 
 

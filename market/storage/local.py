@@ -119,7 +119,12 @@ class LocalStorage(MarketStorage):
     def _delete(self, key: str) -> None:
         self._count_request()
         with self._lock(key):
-            self._path(key).unlink(missing_ok=True)
+            try:
+                self._path(key).unlink(missing_ok=True)
+            except NotADirectoryError:
+                pass  # a parent is a file: the key cannot exist
+            except OSError as error:
+                raise StorageError(f"cannot delete {key}: {error.strerror}") from None
 
     # --- helpers ------------------------------------------------------------
 
