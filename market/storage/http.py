@@ -93,7 +93,8 @@ class HttpStorage(MarketStorage):
 
     def _get(self, key: str) -> Blob:
         blob = self._fetch(key, etag=None)
-        assert blob is not None
+        if blob is None:
+            raise StorageError(f"GET {key}: 304 Not Modified to an unconditional request")
         return blob
 
     def _get_if_changed(self, key: str, etag: str) -> Blob | None:

@@ -12,7 +12,9 @@ Atomicity comes from the file system, not from care:
   ETag and ``os.replace``-s the temp file over the key.
 
 ETags are the sha256 of the content, so they stay correct across processes, hosts
-and restarts (a modification time could repeat or move backwards). ``flock`` works
+and restarts (a modification time could repeat or move backwards). So
+``get_if_changed`` reads and hashes the file: market documents are small, and a
+stat-based shortcut would trade that for a wrong answer now and then. ``flock`` works
 between processes on one host and, on Linux NFS v4 clients, across hosts; a shared
 file system without working locks must not be used for writing.
 """

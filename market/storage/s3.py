@@ -257,10 +257,13 @@ def _classify(error: Exception, *, key: str, operation: str, where: str) -> Stor
         if operation == "create":
             return AlreadyExists(f"{key} already exists in {where}")
         return PreconditionFailed(f"{key} changed since it was read ({where})")
-    if code == "ConditionalRequestConflict" or (status == 409 and operation != "create"):
+    if code == "ConditionalRequestConflict" or status == 409:
+        # Another conditional write to the key was in flight. A swap re-reads anyway;
+        # a create asked again gets 412 (it landed) or succeeds (it did not).
+        if operation == "swap":
+            return PreconditionFailed(f"{key} is being written concurrently ({where})")
         if operation == "create":
             return TransientStorageError(f"concurrent write to {key} in {where}")
-        return PreconditionFailed(f"{key} is being written concurrently ({where})")
     if code in _NOT_FOUND_CODES or (status == 404 and code != "NoSuchBucket"):
         if operation == "swap":
             # If-Match on an object that is gone: it changed since it was read.
