@@ -126,7 +126,7 @@ else:
     # processes with nothing to install. Messages are files in the data folder,
     # so queued work survives a restart of either process.
     QUEUE_DIR = DATA_DIR / "queue"
-    for _sub in ("messages", "processed"):
+    for _sub in ("messages", "processed", "control"):
         (QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -134,6 +134,9 @@ else:
         "data_folder_out": str(QUEUE_DIR / "messages"),
         "processed_folder": str(QUEUE_DIR / "processed"),
         "store_processed": False,
+        # The exchange tables; kombu's default is ./control in the working directory,
+        # which two data folders would share.
+        "control_folder": str(QUEUE_DIR / "control"),
     }
 
 # Tests of services without a worker may run tasks inline; lifecycle tests run real workers.
