@@ -4,53 +4,27 @@ sorting, search suggestions) work. Screenshots go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
+from playwright.sync_api import Page
 
 from portal.components import component_names
+from tests.browser.support import log_in, screenshot
 from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 # The header's search box asks /search/suggest/, which the search area builds later;
 # until then the browser itself logs the 404 of that request. The page must still
 # show no other error.
 IGNORED_CONSOLE_URLS = ("/search/suggest/",)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # tests make around it are still plain synchronous calls.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 class ConsoleErrors(list[str]):
-    def watch(self, page: Any) -> None:
+    def watch(self, page: Page) -> None:
         page.on("console", self._on_console)
         page.on("pageerror", lambda error: self.append(f"page error: {error}"))
 
@@ -64,42 +38,19 @@ class ConsoleErrors(list[str]):
 
 
 @pytest.fixture
-def signed_in(chromium: Any, live_server: Any) -> Iterator[tuple[Any, ConsoleErrors]]:
-    """A page logged in as an ordinary user, and the console errors it collects."""
+def signed_in(page: Page) -> Iterator[tuple[Page, ConsoleErrors]]:
+    """The harness's page, logged in as an ordinary user, and the console errors it
+    collects from then on."""
     user = make_user("browser-user")
-    context = chromium.new_context(
-        viewport={"width": 1280, "height": 900},
-        permissions=["clipboard-read", "clipboard-write"],
-    )
-    page = context.new_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     errors = ConsoleErrors()
     errors.watch(page)
-
-    response = page.goto(f"{live_server.url}/accounts/login/")
-    if response is not None and response.ok and page.locator("input[name=username]").count():
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.click("button:has-text('Log in')")
-    else:
-        # The login URL belongs to the accounts area; without it, a session cookie will do.
-        client = Client()
-        client.force_login(user)
-        context.add_cookies(
-            [
-                {
-                    "name": settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-    errors.clear()  # a missing login page is not what these tests are about
+    log_in(page, user.username, PASSWORD)
+    errors.clear()
     yield page, errors
-    context.close()
 
 
-def visit(page: Any, url: str) -> None:
+def visit(page: Page, url: str) -> None:
     response = page.goto(url)
     assert response is not None
     assert response.status < 500, f"{url} answered {response.status}"
@@ -107,31 +58,26 @@ def visit(page: Any, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"components-{name}.png"), full_page=full_page)
-
-
-def test_every_component_page_loads_cleanly(signed_in, live_server):
+def test_every_component_page_loads_cleanly(signed_in):
     page, errors = signed_in
-    visit(page, f"{live_server.url}/docs/components/")
+    visit(page, "/docs/components/")
     assert page.locator(".component-list .card").count() == len(component_names())
-    screenshot(page, "index")
+    screenshot(page, "components-index")
     # htmx is served from static/ and configured for a strict CSP.
     assert page.evaluate("typeof htmx") == "object"
     assert page.evaluate("htmx.config.includeIndicatorStyles") is False
     assert page.evaluate("htmx.config.allowEval") is False
     for name in component_names():
-        visit(page, f"{live_server.url}/docs/components/{name}/")
+        visit(page, f"/docs/components/{name}/")
         assert page.locator("[data-example-result]").count() >= 1, name
         assert page.locator("h1").first.inner_text().strip()
-        screenshot(page, name)
+        screenshot(page, f"components-{name}")
     assert errors == []
 
 
-def test_tabs_switch_by_click_keyboard_and_url(signed_in, live_server):
+def test_tabs_switch_by_click_keyboard_and_url(signed_in):
     page, errors = signed_in
-    url = f"{live_server.url}/docs/components/tabs/"
+    url = "/docs/components/tabs/"
     visit(page, url)
     overview = page.locator("#instance-overview")
     values = page.locator("#instance-values")
@@ -154,9 +100,9 @@ def test_tabs_switch_by_click_keyboard_and_url(signed_in, live_server):
     assert errors == []
 
 
-def test_confirm_dialog_asks_then_posts_with_csrf(signed_in, live_server):
+def test_confirm_dialog_asks_then_posts_with_csrf(signed_in):
     page, errors = signed_in
-    url = f"{live_server.url}/docs/components/confirm-dialog/"
+    url = "/docs/components/confirm-dialog/"
     visit(page, url)
 
     dialog = page.locator("dialog").first
@@ -169,7 +115,7 @@ def test_confirm_dialog_asks_then_posts_with_csrf(signed_in, live_server):
     dialog.locator("[data-confirm-expect]").fill("log-analyzer")
     assert confirm.is_enabled()
     # The viewport only: a modal over a full-page capture draws the backdrop oddly.
-    screenshot(page, "confirm-dialog-open", full_page=False)
+    screenshot(page, "components-confirm-dialog-open", full_page=False)
     dialog.locator("[data-confirm-cancel]").click()
     assert dialog.is_hidden()
 
@@ -199,9 +145,9 @@ def test_confirm_dialog_asks_then_posts_with_csrf(signed_in, live_server):
     assert errors == []
 
 
-def test_copy_button_copies_the_code(signed_in, live_server):
+def test_copy_button_copies_the_code(signed_in):
     page, errors = signed_in
-    visit(page, f"{live_server.url}/docs/components/code-block/")
+    visit(page, "/docs/components/code-block/")
     block = page.locator("[data-example-result] .code-block").first
     button = block.locator("[data-copy-target]")
     button.click()
@@ -212,9 +158,9 @@ def test_copy_button_copies_the_code(signed_in, live_server):
     assert errors == []
 
 
-def test_diff_copy_leaves_out_line_numbers(signed_in, live_server):
+def test_diff_copy_leaves_out_line_numbers(signed_in):
     page, errors = signed_in
-    visit(page, f"{live_server.url}/docs/components/diff-block/")
+    visit(page, "/docs/components/diff-block/")
     page.locator("[data-example-result] .diff-block [data-copy-target]").first.click()
     page.wait_for_timeout(200)
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -223,9 +169,9 @@ def test_diff_copy_leaves_out_line_numbers(signed_in, live_server):
     assert errors == []
 
 
-def test_table_sorts_in_place(signed_in, live_server):
+def test_table_sorts_in_place(signed_in):
     page, errors = signed_in
-    visit(page, f"{live_server.url}/docs/components/data-table/")
+    visit(page, "/docs/components/data-table/")
     table = page.locator("table[data-sort-mode=client]").first
     first_app = table.locator("tbody tr:first-child td:first-child")
     table.locator("[data-sort-key=installs]").click()
@@ -236,9 +182,9 @@ def test_table_sorts_in_place(signed_in, live_server):
     assert errors == []
 
 
-def test_search_suggestions_with_the_keyboard(signed_in, live_server):
+def test_search_suggestions_with_the_keyboard(signed_in):
     page, errors = signed_in
-    visit(page, f"{live_server.url}/docs/components/search-box/")
+    visit(page, "/docs/components/search-box/")
     box = page.locator("[data-example-result] .search-box__input").first
     box.click()
     box.type("dia")
@@ -266,11 +212,10 @@ def test_search_suggestions_with_the_keyboard(signed_in, live_server):
     assert errors == []
 
 
-def test_not_found_page_in_the_browser(signed_in, live_server):
+def test_not_found_page_in_the_browser(signed_in):
     page, _ = signed_in
-    response = page.goto(f"{live_server.url}/no-such-page/")
+    response = page.goto("/no-such-page/")
     assert response is not None and response.status == 404
     assert page.locator("h1").inner_text() == "This page doesn't exist"
     assert page.locator(".site-header .nav").is_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "shell-404.png"))
+    screenshot(page, "shell-404")
