@@ -1,11 +1,26 @@
-from django.urls import re_path
+"""Market URLs: the browser pages under /market/ and, under /markets/, the files of
+the markets this portal holds (SPEC section 3)."""
 
-from market.views import serve
+from django.urls import path, re_path
+
+from market.views import browse, markets, publish, serve
 
 urlpatterns = [
     re_path(
         r"^markets/(?P<market>[a-z0-9-]{1,63})/(?P<path>.+)$",
         serve.market_file,
         name="market-file",
+    ),
+    path("market/", browse.catalogue, name="market-catalogue"),
+    path("market/publish/", publish.publish, name="market-publish"),
+    path("market/markets/", markets.market_list_view, name="market-list"),
+    path("market/markets/new/", markets.market_add_view, name="market-add"),
+    path("market/markets/<slug:market>/sync/", markets.market_sync_view, name="market-sync"),
+    path("market/<slug:market>/<slug:app>/", browse.app_detail, name="market-app"),
+    path("market/<slug:market>/<slug:app>/icon", browse.app_icon, name="market-app-icon"),
+    path(
+        "market/<slug:market>/<slug:app>/docs/<path:slug>",
+        browse.app_doc,
+        name="market-app-doc",
     ),
 ]

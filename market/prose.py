@@ -1,0 +1,122 @@
+"""Markdown from packages (README.md, docs/**.md) turned into HTML that is safe to show.
+
+Package text is written by whoever publishes, so it is hostile until proven otherwise:
+it is rendered by ``markdown`` (raw HTML passes straight through it) and the result is
+then sanitised by nh3 with an allow-list. No script, style, event handler, form,
+iframe or ``javascript:`` URL survives; element ids are prefixed so that a README
+cannot clobber the page's own ids; relative links to the package's own docs pages
+are pointed at the portal's docs pages.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+from django.utils.safestring import SafeString, mark_safe
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl",
+    "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
+    "ol", "p", "pre", "s", "samp", "strong", "sub", "summary", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "td": {"align"},
+    "th": {"align"},
+    "h1": {"id"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
+    "h5": {"id"},
+    "h6": {"id"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+# Contents dropped with the tag, not kept as text.
+DROPPED_WITH_CONTENT = {"script", "style", "template", "iframe", "object", "noscript"}
+EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc"]
+ID_PREFIX = "md-"
+
+# Maps a relative link target (``docs/routing.md``) to a portal URL, or None to keep it.
+LinkResolver = Callable[[str], str | None]
+
+
+def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str], str | None]:
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if attribute not in ("href", "src"):
+            return value
+        if element == "a" and value.startswith("#"):
+            # Heading ids get ID_PREFIX; in-page links follow them.
+            return f"#{ID_PREFIX}{value[1:]}"
+        parts = urlsplit(value)
+        if parts.scheme or parts.netloc:
+            return value  # absolute: nh3 checks the scheme against URL_SCHEMES
+        if element == "img":
+            # A relative image points into the package, which the portal does not serve.
+            return None
+        if resolve is not None:
+            resolved = resolve(value)
+            if resolved is not None:
+                return resolved
+        return value
+
+    return keep
+
+
+def render_markdown(text: str, *, resolve_link: LinkResolver | None = None) -> SafeString:
+    """Render package Markdown and sanitise the HTML. Returns markup safe to embed."""
+    if not text.strip():
+        return mark_safe("")
+    html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
+    cleaned = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        clean_content_tags=DROPPED_WITH_CONTENT,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_attribute_filter(resolve_link),
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        id_prefix=ID_PREFIX,
+    )
+    return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above
+
+
+def docs_link_resolver(
+    docs_url: Callable[[str], str], doc_paths: set[str], *, current: str = ""
+) -> LinkResolver:
+    """A resolver for links between an app's README and its docs pages.
+
+    ``doc_paths`` are the package paths (``docs/routing.md``); ``current`` is the path
+    of the page being rendered (empty for the README, which sits at the package root).
+    A link such as ``docs/routing.md#tls`` or, from a docs page, ``routing.md``
+    becomes ``docs_url("routing") + "#md-tls"``.
+    """
+
+    def resolve(href: str) -> str | None:
+        parts = urlsplit(href)
+        if not parts.path:
+            return None
+        base = posixpath.dirname(current)
+        target = posixpath.normpath(posixpath.join(base, parts.path))
+        if target not in doc_paths:
+            return None
+        fragment = f"#{ID_PREFIX}{parts.fragment}" if parts.fragment else ""
+        return docs_url(doc_slug(target)) + fragment
+
+    return resolve
+
+
+def doc_slug(path: str) -> str:
+    """``docs/guides/tls.md`` -> ``guides/tls``: the docs page's part of its URL."""
+    return path.removeprefix("docs/").removesuffix(".md")
+
+
+def doc_path(slug: str) -> str:
+    return f"docs/{slug}.md"

@@ -1,0 +1,29 @@
+"""Small filters of the market pages (``{% load market_ui %}``)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django import template
+
+register = template.Library()
+
+ICON_HUES = 8
+
+
+@register.filter
+def app_hue(name: str) -> int:
+    """A stable colour (0-7) for an app without an icon, from its name."""
+    return hashlib.sha256(str(name).encode()).digest()[0] % ICON_HUES
+
+
+@register.filter
+def app_initials(title: str) -> str:
+    """``Log Analyzer`` -> ``LA``; ``redis-ops`` -> ``RO``: the letters on a missing icon."""
+    words = str(title).replace("-", " ").split()
+    return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+@register.filter
+def category_label(slug: str) -> str:
+    return str(slug).replace("-", " ").capitalize()
