@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -18,14 +19,16 @@ from market.package import PackageRefused
 from market.selectors.catalogue import app_get, app_version_get, catalogue_apps
 from market.selectors.markets import market_get
 from market.services.markets import MarketRefused, market_add
-from market.services.publish import package_publish
+from market.services.publish import can_publish, package_publish
 from market.services.sync import sync_job_enqueue
-from market.storage.base import StorageError, TransientStorageError
+from market.storage.base import StorageError
 from portal.actors import actor_from_request
 from portal.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
 from portal.permissions import require_staff
 
 ERR = OpenApiResponse(ErrorSerializer)
+# Multipart framing around the archive: boundaries, part headers, a file name.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 class MarketOutput(serializers.ModelSerializer):
@@ -174,18 +177,37 @@ class PackagePublishView(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": PackageUploadInput},
-        responses={201: PublishOutput, 200: PublishOutput, 400: ERR, 403: ERR, 409: ERR, 413: ERR},
+        responses={
+            201: PublishOutput,
+            200: PublishOutput,
+            400: ERR,
+            403: ERR,
+            409: ERR,
+            413: ERR,
+            503: ERR,
+        },
     )
     def post(self, request: Request, market: str) -> Response:
         target = market_get(name=market)
+        # Decide before the upload is read: a refused caller must not get to spool
+        # a large body to disk.
+        if not target.writable:
+            return _error(
+                "market_read_only",
+                f"market {target.name} is read-only",
+                status.HTTP_400_BAD_REQUEST,
+            )
+        if not can_publish(request.user, target):
+            raise PermissionDenied(f"you may not publish to {target.name}")
+        limit = settings.PACKAGE_MAX_ARCHIVE_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD_BYTES:
+            raise PayloadTooLarge(f"the upload is {declared} bytes; the archive limit is {limit}")
         upload = request.FILES.get("archive")
         if upload is None:
             raise serializers.ValidationError({"archive": ["Attach the package as `archive`."]})
-        if upload.size is not None and upload.size > settings.PACKAGE_MAX_ARCHIVE_BYTES:
-            raise PayloadTooLarge(
-                f"the archive is {upload.size} bytes; the limit is "
-                f"{settings.PACKAGE_MAX_ARCHIVE_BYTES}"
-            )
+        if upload.size is not None and upload.size > limit:
+            raise PayloadTooLarge(f"the archive is {upload.size} bytes; the limit is {limit}")
         try:
             result = package_publish(
                 actor=actor_from_request(request),
@@ -194,18 +216,19 @@ class PackagePublishView(GenericAPIView):
                 filename=upload.name,
             )
         except PackageRefused as exc:
-            return Response(
-                {"error": f"package_{exc.code}", "detail": exc.reason},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return _error(f"package_{exc.code}", exc.reason, status.HTTP_400_BAD_REQUEST)
         except VersionConflict as exc:
             raise Conflict(str(exc)) from None
-        except TransientStorageError as exc:
-            raise ServiceUnavailable(str(exc)) from None
         except StorageError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+            # Transient failures, lost CAS races and a broken store alike: not the
+            # caller's fault, and a retry later may well succeed.
+            raise ServiceUnavailable(f"market storage: {exc}") from None
         body = PublishOutput(result).data
         return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+def _error(code: str, detail: str, status_code: int) -> Response:
+    return Response({"error": code, "detail": detail}, status=status_code)
 
 
 class AppListView(GenericAPIView):
