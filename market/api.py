@@ -18,12 +18,14 @@ from market.models import App, AppVersion, Market
 from market.package import PackageRefused
 from market.selectors.catalogue import app_get, app_version_get, catalogue_apps
 from market.selectors.markets import market_get
-from market.services.markets import MarketRefused, market_add
+from market.services.details import version_readme
+from market.services.markets import MarketExists, MarketRefused, market_add
 from market.services.publish import can_publish, package_publish
 from market.services.sync import sync_job_enqueue
 from market.storage.base import StorageError
 from portal.actors import actor_from_request
 from portal.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
+from portal.models import slug_validator
 from portal.permissions import require_staff
 
 ERR = OpenApiResponse(ErrorSerializer)
@@ -39,6 +41,7 @@ class MarketOutput(serializers.ModelSerializer):
         fields = [
             "name",
             "description",
+            "location",
             "writable",
             "is_private",
             "allow_private_network",
@@ -50,7 +53,7 @@ class MarketOutput(serializers.ModelSerializer):
 
 
 class MarketInput(serializers.Serializer):
-    name = serializers.CharField(max_length=63)
+    name = serializers.CharField(max_length=63, validators=[slug_validator])
     location = serializers.CharField(max_length=1000)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     writable = serializers.BooleanField(default=False)
@@ -123,7 +126,7 @@ class VersionDetailOutput(serializers.ModelSerializer):
         ]
 
     def get_readme(self, obj: AppVersion) -> str:
-        return obj.app.readme if obj.version == obj.app.latest else ""
+        return version_readme(version=obj)
 
     def get_dependencies(self, obj: AppVersion) -> list[dict[str, Any]]:
         return list(obj.manifest.get("dependencies") or [])
@@ -142,13 +145,15 @@ class MarketListView(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MarketOutput(page, many=True).data)
 
-    @extend_schema(request=MarketInput, responses={201: MarketOutput, 400: ERR, 403: ERR})
+    @extend_schema(request=MarketInput, responses={201: MarketOutput, 400: ERR, 403: ERR, 409: ERR})
     def post(self, request: Request) -> Response:
         require_staff(request.user)
         data = MarketInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             market = market_add(actor=actor_from_request(request), **data.validated_data)
+        except MarketExists as exc:
+            raise Conflict(str(exc)) from None
         except MarketRefused as exc:
             raise serializers.ValidationError({"location": [str(exc)]}) from None
         market.app_count = 0  # type: ignore[attr-defined]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import re
 
+from django.core.cache import cache
 from django.db import transaction
 
-from market.models import App, AppDoc
+from market.models import App, AppDoc, AppVersion
 from market.package import PackageRefused, read_package
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError
@@ -27,6 +28,31 @@ def _doc_title(path: str, text: str) -> str:
         return match.group(1).strip()[:200]
     stem = path.rsplit("/", 1)[-1].removesuffix(".md")
     return stem.replace("-", " ").replace("_", " ").capitalize()[:200]
+
+
+README_CACHE_SECONDS = 24 * 3600
+
+
+def version_readme(*, version: AppVersion) -> str:
+    """The README of one version. The latest's is stored with the app; an older
+    one's is read from its archive (through the package cache, verified) and kept
+    in the cache by digest, which names immutable content. "" when there is none
+    or the archive cannot be had now (logged)."""
+    app = version.app
+    if version.version == app.latest and app.details_digest == version.digest:
+        return app.readme
+    key = f"market:readme:{version.digest}"
+    cached = cache.get(key)
+    if isinstance(cached, str):
+        return cached
+    try:
+        package = read_package(package_fetch(version=version), filename=version.archive)
+    except (StorageError, ArchiveMismatch, PackageRefused) as exc:
+        log.warning("README of %s %s not available: %s", app, version.version, exc)
+        return ""
+    readme = package.readme or ""
+    cache.set(key, readme, README_CACHE_SECONDS)
+    return readme
 
 
 def app_details_refresh(*, app: App) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from market.index import dumps, empty_market
+from market.index import MarketDocumentError, dumps, empty_market, parse_market_json
 from market.models import Market, SyncJob
-from market.storage.base import AlreadyExists, MarketStorage, StorageError
+from market.storage.base import AlreadyExists, MarketStorage, NotFound, StorageError
 from market.storage.factory import open_storage
 from market.storage.probe import probe_conditional_writes
 from portal.actors import Actor
@@ -19,6 +20,10 @@ from portal.services.audit import audit_record
 
 class MarketRefused(Exception):
     """The market cannot be added as asked; the message is one line for the user."""
+
+
+class MarketExists(MarketRefused):
+    """A market of that name is already subscribed."""
 
 
 def storage_for_market(market: Market) -> MarketStorage:
@@ -56,17 +61,20 @@ def market_add(
 ) -> Market:
     """Subscribe to a market.
 
-    1. open the storage (URL checks: scheme, SSRF rules unless allowed);
-    2. for a writable market, prove the backend enforces create-only and
+    1. open the storage, credentials in an http(s) URL moved out of the location;
+    2. read market.json through it (the network guard applies unless allowed):
+       it must be a format-1 market;
+    3. for a writable market, prove the backend enforces create-only and
        if-match writes, refusing it for writing otherwise (SPEC section 3);
-    3. store the row, credentials encrypted, with an audit record;
-    4. after commit, queue the first sync.
+    4. store the row, credentials encrypted, with an audit record;
+    5. after commit, queue the first sync.
     """
     from market.services.sync import sync_job_enqueue
 
     slug_validator(name)
     if Market.objects.filter(name=name).exists():
-        raise MarketRefused(f"a market named {name} already exists")
+        raise MarketExists(f"a market named {name} already exists")
+    location, credentials = _credentials_out_of_url(location.strip(), credentials)
     try:
         storage = open_storage(
             location,
@@ -75,6 +83,7 @@ def market_add(
             credentials=credentials or None,
             allow_private_network=allow_private_network,
         )
+        _check_is_market(storage)
         if writable:
             result = probe_conditional_writes(storage)
             if not result.ok:
@@ -85,30 +94,70 @@ def market_add(
                 )
     except StorageError as exc:
         raise MarketRefused(str(exc)) from None
-    with transaction.atomic():
-        market = Market.objects.create(
-            name=name,
-            description=description,
-            location=location,
-            endpoint_url=endpoint_url,
-            credentials_encrypted=encrypt_json(credentials) if credentials else "",
-            writable=writable,
-            allow_private_network=allow_private_network,
-            is_private=is_private,
-        )
-        audit_record(
-            actor=actor,
-            action="market.add",
-            target=market,
-            detail={
-                "location": storage.describe(),
-                "writable": writable,
-                "allow_private_network": allow_private_network,
-                "credentials": bool(credentials),
-            },
-        )
-        sync_job_enqueue(market=market, requested_by=actor.label)
+    try:
+        with transaction.atomic():
+            market = Market.objects.create(
+                name=name,
+                description=description,
+                location=location,
+                endpoint_url=endpoint_url,
+                credentials_encrypted=encrypt_json(credentials) if credentials else "",
+                writable=writable,
+                allow_private_network=allow_private_network,
+                is_private=is_private,
+            )
+            audit_record(
+                actor=actor,
+                action="market.add",
+                target=market,
+                detail={
+                    "location": storage.describe(),
+                    "writable": writable,
+                    "allow_private_network": allow_private_network,
+                    "credentials": bool(credentials),
+                },
+            )
+            sync_job_enqueue(market=market, requested_by=actor.label)
+    except IntegrityError:
+        # Another request added the same name between the check above and here.
+        raise MarketExists(f"a market named {name} already exists") from None
     return market
+
+
+def _credentials_out_of_url(
+    location: str, credentials: dict[str, str] | None
+) -> tuple[str, dict[str, str] | None]:
+    """Move `user:password@` out of an http(s) location into the credentials, so the
+    stored location (listed in the API and the UI) never holds a secret; they are
+    kept encrypted with the rest."""
+    parts = urlsplit(location)
+    if parts.scheme.lower() not in ("http", "https") or parts.username is None:
+        return location, credentials
+    if credentials:
+        raise MarketRefused("give credentials in the URL or separately, not both")
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, {"username": unquote(parts.username), "password": unquote(parts.password or "")}
+
+
+def _check_is_market(storage: MarketStorage) -> None:
+    """Read market.json once: a typo in the location, a network the guard refuses,
+    wrong credentials or something that is not a market show now, not at the
+    first sync."""
+    try:
+        blob = storage.get("market.json")
+    except NotFound:
+        raise MarketRefused(
+            f"no market at {storage.describe()}: market.json not found"
+            " (market_init creates an empty market)"
+        ) from None
+    try:
+        parse_market_json(blob.data)
+    except MarketDocumentError as exc:
+        raise MarketRefused(f"not a market at {storage.describe()}: {exc}") from None
 
 
 def market_remove(*, actor: Actor, market: Market) -> None:

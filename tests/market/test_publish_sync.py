@@ -19,6 +19,13 @@ from tests.market.helpers import demo_archive, local_market
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _own_package_cache(settings, tmp_path):
+    # The default cache folder is shared by every test (and every run): an archive
+    # cached by another test would be returned without reading the tampered one.
+    settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
+
+
 def publish(market, tmp_path, name, version):
     filename, data = demo_archive(tmp_path, name, version)
     return package_publish(actor=Actor.system(), market=market, data=data, filename=filename)

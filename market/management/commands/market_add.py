@@ -45,6 +45,8 @@ class Command(BaseCommand):
             )
         except (MarketRefused, ValidationError) as exc:
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            if "allow flag" in message:
+                message += " (--allow-private-network)"
             raise CommandError(message, returncode=1) from None
         mode = "writable" if market.writable else "read-only"
         self.stdout.write(f"added market {market.name} ({mode}); first sync queued")
