@@ -9,3 +9,5 @@ urlpatterns = [
     path("", include("market.urls")),
     path("", include("portal.urls_web")),
 ]
+
+handler404 = "portal.views.shell.not_found"
