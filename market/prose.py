@@ -11,6 +11,7 @@ are pointed at the portal's docs pages.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -70,8 +71,19 @@ def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str],
     return keep
 
 
-def render_markdown(text: str, *, resolve_link: LinkResolver | None = None) -> SafeString:
-    """Render package Markdown and sanitise the HTML. Returns markup safe to embed."""
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
+
+
+def _shift_headings(html: str, levels: int) -> str:
+    """h1 -> h2 and so on (at most h6): the page has its own h1."""
+    return _HEADING_TAG.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + levels, 6)}", html)
+
+
+def render_markdown(
+    text: str, *, resolve_link: LinkResolver | None = None, heading_offset: int = 1
+) -> SafeString:
+    """Render package Markdown and sanitise the HTML. Returns markup safe to embed.
+    Headings move down ``heading_offset`` levels, below the page's own title."""
     if not text.strip():
         return mark_safe("")
     html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
@@ -85,7 +97,8 @@ def render_markdown(text: str, *, resolve_link: LinkResolver | None = None) -> S
         link_rel="noopener noreferrer nofollow",
         id_prefix=ID_PREFIX,
     )
-    return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above
+    # Only tags nh3 let through are left, so the heading pattern cannot meet raw text.
+    return mark_safe(_shift_headings(cleaned, heading_offset))  # noqa: S308 - sanitised above
 
 
 def docs_link_resolver(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -27,3 +30,13 @@ def app_initials(title: str) -> str:
 @register.filter
 def category_label(slug: str) -> str:
     return str(slug).replace("-", " ").capitalize()
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """``just now``, ``5 minutes ago``, ``3 days ago``: one unit, for cards."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"

@@ -51,7 +51,8 @@ def market_add_view(request: HttpRequest) -> HttpResponse:
                 credentials=form.credentials(),
             )
         except MarketRefused as exc:
-            form.add_error("location", str(exc))
+            reason = str(exc)
+            form.add_error("location", reason[:1].upper() + reason[1:])
         else:
             if data["publishers"]:
                 market_publishers_set(actor=actor, market=market, teams=data["publishers"])

@@ -133,7 +133,7 @@ def test_market_refusal_is_shown_next_to_the_location(client, staff_user, tmp_pa
     html = response.content.decode()
     assert response.status_code == 400
     errors = html.split('id="id_location_error"', 1)[1].split("</ul>", 1)[0]
-    assert "unsupported market location scheme" in errors
+    assert "Unsupported market location scheme" in errors
     assert not Market.objects.exists()
 
 
@@ -153,7 +153,7 @@ def test_refused_submission_does_not_echo_the_keys(client, staff_user):
 
     html = refused.content.decode()
     assert refused.status_code == 400
-    assert "a local market takes no credentials" in html
+    assert "A local market takes no credentials" in html
     assert secret not in html
     assert "AKIAEXAMPLE" not in html
 
