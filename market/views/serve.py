@@ -42,8 +42,23 @@ def _authorised(request: HttpRequest) -> bool | None:
 
 
 def _etag_matches(request: HttpRequest, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): a cache or CDN on
+    the way may have weakened our validator to W/"...", and it still matches."""
     header = request.META.get("HTTP_IF_NONE_MATCH", "")
-    return any(part.strip() in (etag, "*") for part in header.split(","))
+    return any(part.strip().removeprefix("W/") in (etag, "*") for part in header.split(","))
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    for part in request.META.get("HTTP_ACCEPT_ENCODING", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip"):
+            continue
+        quality = params.strip().lower().removeprefix("q=")
+        try:
+            return not params or float(quality) > 0
+        except ValueError:
+            return False
+    return False
 
 
 @require_safe
@@ -68,11 +83,7 @@ def market_file(request: HttpRequest, market: str, path: str) -> HttpResponse:
         return HttpResponse("The market's storage is unavailable.\n", status=503)
 
     is_json = path.endswith(".json")
-    use_gzip = (
-        is_json
-        and len(data) >= GZIP_MIN_BYTES
-        and "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
-    )
+    use_gzip = is_json and len(data) >= GZIP_MIN_BYTES and _accepts_gzip(request)
     # A strong ETag per representation: the gzip body has its own.
     digest = hashlib.sha256(data).hexdigest()
     etag = f'"{digest}-gz"' if use_gzip else f'"{digest}"'
