@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.market.test_storage_s3 import _race, _s3
 from tests.market.storage_fixtures import new_bucket
+from tests.market.test_storage_s3 import _race, _s3
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "s3_server.py"
 
