@@ -51,9 +51,11 @@ test:
 	$(MAKE) --no-print-directory test-smoke; \
 	echo "==> make test passed in $$((SECONDS - start))s"
 
-# The whole suite against the real services, in a fresh data folder.
+# The whole suite against the real services, in a fresh data folder, with a
+# database name of its own: two runs on one server must not share test_opsmarket.
 test-services:
 	@eval "$$(scripts/services.sh env)"; \
+	export DATABASE_URL="$${DATABASE_URL%/*}/opsmarket_$$$$"; \
 	export PORTAL_DATA_DIR=$$(mktemp -d /tmp/ops-market-test.XXXXXX); \
 	echo "==> pytest on PostgreSQL, Redis, Elasticsearch, S3 (data in $$PORTAL_DATA_DIR)"; \
 	$(PYTEST) $(PYTEST_ARGS); \

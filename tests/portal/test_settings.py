@@ -15,8 +15,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # Variables the parent process (a developer's shell, the test run) may have set
-# that would change what production settings see.
-_CLEARED = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "PORTAL_TESTING", "DJANGO_SETTINGS_MODULE")
+# that would change what production settings see. DJANGO_ALLOW_ASYNC_UNSAFE comes
+# from the browser tests' conftest and fails the deploy check.
+_CLEARED = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "PORTAL_TESTING",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
 
 
 def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
