@@ -117,16 +117,30 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     addresses: list[str] = []
     for _family, _type, _proto, _canonname, sockaddr in records:
         literal = str(sockaddr[0])
-        ip = ipaddress.ip_address(literal.split("%", 1)[0])
-        reason = address_refusal(ip, allow_private=allow_private)
-        if reason is not None:
-            hint = "" if allow_private else "; a market inside your network needs the allow flag"
-            raise UnsafeLocation(f"refusing to connect to {host}: {ip} is {reason}{hint}")
+        _check_address(host, ipaddress.ip_address(literal.split("%", 1)[0]), allow_private)
         if literal not in addresses:
             addresses.append(literal)
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, f"{host} has no address")
     return addresses
+
+
+def check_literal_host(host: str, *, allow_private: bool) -> None:
+    """Refuse a host written as an address (``127.0.0.1``, ``[::1]``) right away, with
+    no I/O, so a location is refused when it is opened rather than on first use. Host
+    names pass here; connections check what they resolve to."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return
+    _check_address(host, ip, allow_private)
+
+
+def _check_address(host: str, ip: IPAddress, allow_private: bool) -> None:
+    reason = address_refusal(ip, allow_private=allow_private)
+    if reason is not None:
+        hint = "" if allow_private else "; a market inside your network needs the allow flag"
+        raise UnsafeLocation(f"refusing to connect to {host}: {ip} is {reason}{hint}")
 
 
 def check_url(url: str, *, allow_private: bool) -> None:

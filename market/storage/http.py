@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from market.netguard import guarded_session
+from market.netguard import check_literal_host, guarded_session
 from market.storage.base import (
     Blob,
     MarketStorage,
@@ -69,6 +69,7 @@ class HttpStorage(MarketStorage):
             username, password = unquote(parts.username), unquote(parts.password or "")
         if token is not None and username is not None:
             raise StorageError("give a token or a username and password, not both")
+        check_literal_host(parts.hostname, allow_private=allow_private_network)
         netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         if parts.port is not None:
             netloc += f":{parts.port}"

@@ -37,7 +37,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from market.netguard import guard_boto_client
+from market.netguard import check_literal_host, guard_boto_client
 from market.storage.base import (
     AlreadyExists,
     Blob,
@@ -109,6 +109,7 @@ class S3Storage(MarketStorage):
                 raise StorageError("the S3 endpoint URL must be http(s)://host[:port]")
             if endpoint.username or endpoint.password:
                 raise StorageError("put S3 credentials in the credentials, not the endpoint URL")
+            check_literal_host(endpoint.hostname, allow_private=allow_private_network)
         given = dict(credentials or {})
         session = boto3.session.Session(
             aws_access_key_id=given.get("aws_access_key_id"),

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from market import netguard
-from market.netguard import address_refusal, check_url, guarded_session
+from market.netguard import address_refusal, check_literal_host, check_url, guarded_session
 from market.storage import StorageError, UnsafeLocation
 from tests.market.storage_fixtures import MarketHTTPServer
 
@@ -105,6 +105,25 @@ def test_check_url_judges_every_address_of_a_name(fake_dns: dict[str, list[str]]
 def test_check_url_sees_through_address_spellings(url: str) -> None:
     with pytest.raises(UnsafeLocation):
         check_url(url, allow_private=False)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "10.0.0.1", "169.254.169.254"])
+def test_address_hosts_are_judged_without_any_lookup(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", _no_lookups)
+    with pytest.raises(UnsafeLocation):
+        check_literal_host(host, allow_private=False)
+
+
+def test_names_are_left_to_connect_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", _no_lookups)
+    check_literal_host("localhost", allow_private=False)
+    check_literal_host("market.example", allow_private=False)
+
+
+def _no_lookups(*args: object, **kwargs: object) -> None:
+    raise AssertionError("no DNS lookup expected")
 
 
 def test_check_url_reports_a_name_that_does_not_resolve() -> None:

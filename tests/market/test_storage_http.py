@@ -142,10 +142,23 @@ def test_a_loopback_market_needs_the_allow_flag(http_market: MarketHTTPServer) -
     _publish(http_market, "market.json", b"{}")
 
     with pytest.raises(UnsafeLocation, match="loopback"):
-        _storage(http_market, allow_private_network=False).get("market.json")
+        _storage(http_market, allow_private_network=False)
+    with pytest.raises(UnsafeLocation, match="loopback"):
+        open_storage(f"http://[::1]:{http_market.port}/")
     assert http_market.requests == []
 
     assert _storage(http_market).get("market.json").data == b"{}"
+
+
+def test_a_name_for_a_loopback_market_is_refused_when_connecting(
+    http_market: MarketHTTPServer, fake_dns: dict[str, list[str]]
+) -> None:
+    fake_dns["market.example"] = ["127.0.0.1"]
+    storage = HttpStorage(f"http://market.example:{http_market.port}/", retry=NO_WAIT)
+
+    with pytest.raises(UnsafeLocation, match="loopback"):
+        storage.get("market.json")
+    assert http_market.requests == []
 
 
 def test_same_host_redirects_are_followed_and_counted(http_market: MarketHTTPServer) -> None:

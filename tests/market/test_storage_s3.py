@@ -263,11 +263,12 @@ def test_keys_live_under_the_prefix(moto_endpoint: str) -> None:
 
 def test_a_loopback_endpoint_needs_the_allow_flag(flaky_s3: tuple[FlakyProxy, str]) -> None:
     proxy, bucket = flaky_s3
-    storage = _s3(proxy.url, bucket, allow_private_network=False)
 
+    # An address is judged when the market is opened, before credentials matter.
     with pytest.raises(UnsafeLocation, match="loopback"):
-        storage.get("market.json")
+        _s3(proxy.url, bucket, allow_private_network=False, credentials=None)
     assert proxy.seen == 0
+    assert _s3(proxy.url, bucket).exists("market.json") is False
 
 
 def test_the_endpoint_is_checked_on_every_connection(
