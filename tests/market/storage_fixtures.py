@@ -60,29 +60,43 @@ def _wait_http(url: str, process: subprocess.Popen[bytes] | None, seconds: float
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"moto_server exited with status {process.returncode}")
         try:
-            requests.get(url, timeout=1)
+            # moto loads its backends on the first request: slow on a busy machine.
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
-            time.sleep(0.1)
+        except requests.RequestException:
+            time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {seconds}s")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    external = os.environ.get("S3_ENDPOINT_URL")
-    if external:
-        yield external.rstrip("/")
-        return
+# moto checks a PutObject's If-None-Match / If-Match and then stores the object
+# without a lock, so two concurrent conditional writes can both succeed
+# (test_storage_s3.py proves it). AWS S3 decides them atomically. The moto this suite
+# starts holds one lock across each PutObject, so contention tests exercise our code
+# against S3's guarantee instead of tripping over moto's race.
+ATOMIC_MOTO_LAUNCHER = """
+import sys, threading
+from moto.s3.responses import S3Response
+from moto.server import main
+lock = threading.Lock()
+unlocked_put_object = S3Response.put_object
+def put_object(self):
+    with lock:
+        return unlocked_put_object(self)
+S3Response.put_object = put_object
+main(sys.argv[1:])
+"""
+
+
+def _start_moto() -> Iterator[str]:
     port = free_port()
-    server = Path(sys.executable).with_name("moto_server")
     process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", ATOMIC_MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(endpoint, process, 30)
+        _wait_http(endpoint, process, 90)
         yield endpoint
     finally:
         process.terminate()
@@ -91,6 +105,28 @@ def moto_endpoint() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """``S3_ENDPOINT_URL`` when set, else a moto server started for this session."""
+    external = os.environ.get("S3_ENDPOINT_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    yield from _start_moto()
+
+
+@pytest.fixture(scope="session")
+def atomic_s3_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """An S3 endpoint whose conditional writes are atomic, for contention tests:
+    the session's own moto, or one started for them when ``S3_ENDPOINT_URL`` points
+    elsewhere (services.sh runs plain moto; set ``S3_ENDPOINT_ATOMIC=1`` when it is a
+    real S3 or MinIO, to run them there)."""
+    if not os.environ.get("S3_ENDPOINT_URL") or os.environ.get("S3_ENDPOINT_ATOMIC"):
+        yield moto_endpoint
+        return
+    yield from _start_moto()
 
 
 def s3_client(endpoint: str) -> Any:
@@ -150,7 +186,8 @@ def storage_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sto
     if request.param == "local":
         yield StorageSpec("local", str(tmp_path / "market"))
         return
-    endpoint = request.getfixturevalue("moto_endpoint")
+    atomic = request.node.get_closest_marker("needs_atomic_s3") is not None
+    endpoint = request.getfixturevalue("atomic_s3_endpoint" if atomic else "moto_endpoint")
     bucket = new_bucket(endpoint)
     yield StorageSpec("s3", f"s3://{bucket}/markets/test", endpoint, s3_credentials())
     drop_bucket(endpoint, bucket)

@@ -176,6 +176,7 @@ def test_the_write_probe_passes_and_leaves_nothing_behind(storage: MarketStorage
     assert storage.exists("market.json") is False
 
 
+@pytest.mark.needs_atomic_s3
 def test_update_json_from_threads_loses_nothing(storage_spec: StorageSpec) -> None:
     def worker(number: int) -> None:
         storage = storage_spec.open()
@@ -200,6 +201,7 @@ def test_update_json_from_threads_loses_nothing(storage_spec: StorageSpec) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.needs_atomic_s3
 def test_update_json_from_eight_processes_loses_nothing(storage_spec: StorageSpec) -> None:
     """8 OS processes append 25 distinct entries each to one document: all 200 land,
     each exactly once."""
