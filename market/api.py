@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from market.index import VersionConflict
 from market.models import App, AppVersion, Market
 from market.package import PackageRefused
+from market.selectors.browse import market_location
 from market.selectors.catalogue import app_get, app_version_get, catalogue_apps
 from market.selectors.markets import market_get
 from market.services.details import version_readme
@@ -26,7 +27,7 @@ from market.storage.base import StorageError
 from portal.actors import actor_from_request
 from portal.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
 from portal.models import slug_validator
-from portal.permissions import require_staff
+from portal.permissions import is_staff, require_staff
 
 ERR = OpenApiResponse(ErrorSerializer)
 # Multipart framing around the archive: boundaries, part headers, a file name.
@@ -35,6 +36,9 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 class MarketOutput(serializers.ModelSerializer):
     apps = serializers.IntegerField(source="app_count", read_only=True)
+    location = serializers.SerializerMethodField(
+        help_text="Where the market is (staff only; null for others). Never credentials."
+    )
 
     class Meta:
         model = Market
@@ -50,6 +54,12 @@ class MarketOutput(serializers.ModelSerializer):
             "last_sync_error",
             "apps",
         ]
+
+    def get_location(self, obj: Market) -> str | None:
+        request = self.context.get("request")
+        if request is None or not is_staff(request.user):
+            return None
+        return market_location(obj)
 
 
 class MarketInput(serializers.Serializer):
@@ -143,7 +153,9 @@ class MarketListView(GenericAPIView):
     @extend_schema(responses=MarketOutput(many=True))
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MarketOutput(page, many=True).data)
+        return self.get_paginated_response(
+            MarketOutput(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(request=MarketInput, responses={201: MarketOutput, 400: ERR, 403: ERR, 409: ERR})
     def post(self, request: Request) -> Response:
@@ -157,7 +169,10 @@ class MarketListView(GenericAPIView):
         except MarketRefused as exc:
             raise serializers.ValidationError({"location": [str(exc)]}) from None
         market.app_count = 0  # type: ignore[attr-defined]
-        return Response(MarketOutput(market).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MarketOutput(market, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class MarketSyncView(GenericAPIView):

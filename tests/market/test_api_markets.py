@@ -78,8 +78,22 @@ def test_market_list_is_paginated_with_app_counts(user_client: APIClient, tmp_pa
     alpha_row, beta_row = body["results"]
     assert alpha_row["name"] == "alpha" and alpha_row["apps"] == 1
     assert alpha_row["writable"] is True and alpha_row["serial"] == 1
-    assert alpha_row["location"] == str(tmp_path / "market-alpha")
+    assert alpha_row["location"] is None  # where markets live is for staff
     assert beta_row["name"] == "beta" and beta_row["apps"] == 0 and beta_row["writable"] is False
+
+
+def test_staff_see_where_each_market_is_without_secrets(
+    staff_client: APIClient, tmp_path: Path
+) -> None:
+    local_market(tmp_path, "alpha")
+    Market.objects.create(
+        name="signed", location=f"https://cdn.example.org/market/?X-Amz-Signature={SECRET}"
+    )
+
+    rows = {row["name"]: row for row in staff_client.get("/api/v1/markets/").json()["results"]}
+
+    assert rows["alpha"]["location"] == str(tmp_path / "market-alpha")
+    assert rows["signed"]["location"] == "https://cdn.example.org/market/"
 
 
 def test_market_list_pages(user_client: APIClient, tmp_path: Path) -> None:

@@ -185,6 +185,16 @@ def test_bad_paths_are_404(served: Path, path: str) -> None:
     assert response.status_code == 404
 
 
+def test_storage_that_cannot_be_read_is_503(db: None) -> None:
+    # A held market whose storage refuses (here: the network guard, no allow flag).
+    Market.objects.create(name="proxied", location="http://127.0.0.1:9/")
+
+    response = Client().get("/markets/proxied/market.json")
+
+    assert response.status_code == 503
+    assert b"127.0.0.1" not in response.content
+
+
 # ------------------------------------------------------------------ private markets
 
 
