@@ -28,7 +28,8 @@ S3_PORT=55000
 
 ES_VERSION=8.19.7
 ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
-ES_ZIP="${MAVEN_REPO:-$HOME/.m2/repository}/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
+MAVEN_REPO=${MAVEN_REPO:-$HOME/.m2/repository}
+ES_ZIP="$MAVEN_REPO/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
 ES_HOME="$STATE_DIR/elasticsearch-$ES_VERSION"
 JAVA17_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 
@@ -237,7 +238,8 @@ es_zip() {
     if [[ ! -s $ES_ZIP ]]; then
         command -v mvn >/dev/null 2>&1 || apt_ensure maven
         say "fetching $ES_ARTIFACT from Maven Central"
-        mvn -q -B dependency:get -Dartifact="$ES_ARTIFACT" -Dtransitive=false </dev/null ||
+        mvn -q -B -Dmaven.repo.local="$MAVEN_REPO" dependency:get \
+            -Dartifact="$ES_ARTIFACT" -Dtransitive=false </dev/null ||
             die "could not fetch $ES_ARTIFACT with mvn"
     fi
     [[ -s $ES_ZIP ]] || die "mvn fetched $ES_ARTIFACT but $ES_ZIP is missing"
