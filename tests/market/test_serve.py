@@ -21,6 +21,7 @@ from tests.factories import make_token, make_user
 from tests.market.api_helpers import (
     publish_small,
     queued_tasks_fixture,  # noqa: F401 - the queued_tasks fixture
+    run_command,
 )
 from tests.market.helpers import local_market
 
@@ -259,18 +260,23 @@ def _subscribe(live_server: Any, name: str, **credentials: str) -> Market:
 @pytest.mark.django_db(transaction=True)
 def test_another_portal_subscribes_over_http(live_server: Any, tmp_path: Path) -> None:
     fill(local_market(tmp_path, "main"))
-    subscriber = _subscribe(live_server, "upstream")
+    location = f"{live_server.url}/markets/main/"
 
+    refused = run_command("market_add", "upstream", location)
+    added = run_command("market_add", "upstream", location, allow_private_network=True)
+    subscriber = Market.objects.get(name="upstream")
     cold = market_sync(market=subscriber)
-    unchanged = market_sync(market=subscriber)
+    unchanged = run_command("market_sync", "upstream")
     publish_small(Market.objects.get(name="main"), "app-3", "2.0.0")
     one_new = market_sync(market=subscriber)
     after = market_sync(market=subscriber)
 
+    assert refused.status == 1 and "a loopback address" in refused.stderr
+    assert added.status == 0, added.stderr
     assert cold.added == [f"app-{index}" for index in range(6)]
     assert cold.skipped == []
     assert cold.requests == 7  # market.json and six index.json
-    assert unchanged.unchanged and unchanged.requests == 1
+    assert unchanged.stdout.strip() == "upstream: unchanged (1 requests)"
     assert one_new.updated == ["app-3"] and one_new.requests == 2
     assert after.unchanged and after.requests == 1
     assert App.objects.get(market=subscriber, name="app-3").latest == "2.0.0"
