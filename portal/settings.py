@@ -128,7 +128,9 @@ else:
     QUEUE_DIR = DATA_DIR / "queue"
     for _sub in ("messages", "processed", "control"):
         (QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The host part means nothing to this transport; naming one stops kombu
+    # warning "No hostname was supplied" at every connection.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(QUEUE_DIR / "messages"),
         "data_folder_out": str(QUEUE_DIR / "messages"),
