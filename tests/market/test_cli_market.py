@@ -70,7 +70,11 @@ def test_market_init_refuses_a_bad_name(tmp_path: Path) -> None:
     assert not (tmp_path / "m" / "market.json").exists()
 
 
-def test_market_init_on_s3_needs_the_flag_for_a_loopback_endpoint(moto_endpoint: str) -> None:
+def test_market_init_on_s3_needs_the_flag_for_a_loopback_endpoint(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_credentials().items():
+        monkeypatch.setenv(name.upper(), value)
     bucket = new_bucket(moto_endpoint)
     location = f"s3://{bucket}/markets/team"
 
