@@ -38,7 +38,7 @@ from market.models import Market
 from market.package import read_package
 from market.services.markets import storage_for_market
 from market.storage.base import AlreadyExists, MarketStorage, NotFound, ReadOnlyStorage
-from market.storage.cas import update_json
+from market.storage.cas import load_json, update_json
 from portal.actors import Actor
 from portal.models import Role
 from portal.permissions import is_staff, teams_with_role
@@ -84,10 +84,13 @@ def package_publish(
 
     # Refuse a conflicting version before writing anything.
     try:
-        current_index = json.loads(storage.get(index_key(name)).data)
+        current_index = load_json(storage.get(index_key(name)).data, key=index_key(name))
     except NotFound:
-        current_index = None
-    existing = (current_index or {}).get("versions", {}).get(version)
+        current_index = {}
+    versions = current_index.get("versions")
+    if not isinstance(versions, dict):
+        versions = {}
+    existing = versions.get(version)
     if existing is not None and existing.get("digest") != digest:
         raise VersionConflict(f"{name} {version} is already published with other content")
 

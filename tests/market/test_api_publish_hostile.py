@@ -496,3 +496,14 @@ def test_an_oversized_upload_is_refused_before_its_body_is_parsed(
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
 
+
+def test_a_corrupt_market_document_is_503_not_a_crash(publishing: Publishing) -> None:
+    index = publishing.root / f"apps/{NAME}/index.json"
+    index.write_bytes(b"{not json")
+
+    response = api_publish(publishing.client, "main", GOOD_NAME, package_archive())
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert "index.json is not valid JSON" in response.json()["detail"]
+    assert not (publishing.root / f"apps/{NAME}/{GOOD_NAME}").exists()
