@@ -1,15 +1,26 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from market.models import Namespace
+from portal.management.commands import demo_load
 from portal.models import AuditEvent, Membership, Role, Team
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def market_hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    # Building the demo market takes seconds per call and has its own tests
+    # (tests/market/test_web_demo.py); here only the call is checked.
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(demo_load, "load_demo_market", lambda **kwargs: calls.append(kwargs))
+    return calls
 
 
 def _demo_load(*args: str) -> str:
@@ -35,6 +46,15 @@ def test_demo_load_creates_logins_team_and_namespace_and_prints_the_logins(setti
     assert Namespace.objects.get(name="sre-tools").team == team
     assert "admin-demo-password" in output
     assert "operator-demo-password" in output
+
+
+def test_demo_load_hands_the_team_to_the_demo_market_hook(settings, market_hook_calls):
+    settings.DEBUG = True
+
+    _demo_load()
+
+    assert len(market_hook_calls) == 1
+    assert market_hook_calls[0]["team"] == Team.objects.get(name="platform-sre")
 
 
 def test_demo_load_twice_changes_nothing(settings):
