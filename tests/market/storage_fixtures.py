@@ -109,12 +109,24 @@ def _start_moto() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """``S3_ENDPOINT_URL`` when set, else a moto server started for this session."""
+    """``S3_ENDPOINT_URL`` when set, else a moto server started for this session.
+
+    For a moto of its own it also provides the usual AWS variables (if unset), as
+    scripts/services.sh does, so code that takes credentials from the environment
+    works against it."""
     external = os.environ.get("S3_ENDPOINT_URL")
     if external:
         yield external.rstrip("/")
         return
-    yield from _start_moto()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ):
+            if name not in os.environ:
+                patch.setenv(name, value)
+        yield from _start_moto()
 
 
 @pytest.fixture(scope="session")
