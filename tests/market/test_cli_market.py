@@ -229,6 +229,35 @@ def _remove_app(root: Path, name: str) -> None:
     path.write_text(json.dumps(doc))
 
 
+def test_market_sync_prints_what_it_skipped(tmp_path: Path) -> None:
+    source = local_market(tmp_path, "upstream")
+    publish_small(source, "redis-ops", "1.2.0")
+    publish_small(source, "log-collector", "1.0.0")
+    index = tmp_path / "market-upstream" / "apps" / "redis-ops" / "index.json"
+    index.write_bytes(index.read_bytes() + b"\n")
+    run_command("market_add", "mirror", str(tmp_path / "market-upstream"))
+
+    result = run_command("market_sync", "mirror")
+
+    assert result.status == 0
+    assert result.stdout.splitlines() == [
+        "mirror: serial 2: 1 added, 0 updated, 0 removed, 1 skipped (3 requests)",
+        "  added log-collector",
+        "  skipped: redis-ops: index.json does not match its index_digest",
+    ]
+
+
+def test_market_add_token_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_command("market_init", str(tmp_path / "m"), name="m")
+
+    unset = run_command("market_add", "a", "https://market.example.org/", token_env="NO_SUCH_VAR")
+    local = run_command("market_add", "b", str(tmp_path / "m"), token_env="HOME")
+
+    assert unset.status == 1 and "NO_SUCH_VAR is not set" in unset.stderr
+    assert local.status == 1 and "applies to http(s) markets" in local.stderr
+    assert not Market.objects.exists()
+
+
 def test_market_sync_without_names_syncs_every_market(tmp_path: Path) -> None:
     for name in ("one", "two"):
         publish_small(local_market(tmp_path, name), f"app-{name}", "1.0.0")

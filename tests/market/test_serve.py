@@ -14,9 +14,7 @@ import pytest
 from django.test import Client
 
 from market.models import App, Market
-from market.services.markets import market_add
 from market.services.sync import market_sync
-from portal.actors import Actor
 from tests.factories import make_token, make_user
 from tests.market.api_helpers import (
     publish_small,
@@ -247,16 +245,6 @@ def test_a_private_market_serves_a_logged_in_user(private: Market) -> None:
 # ------------------------------------------------------------------ another portal subscribes
 
 
-def _subscribe(live_server: Any, name: str, **credentials: str) -> Market:
-    return market_add(
-        actor=Actor.system(),
-        name=name,
-        location=f"{live_server.url}/markets/main/",
-        allow_private_network=True,
-        credentials=credentials or None,
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_another_portal_subscribes_over_http(live_server: Any, tmp_path: Path) -> None:
     fill(local_market(tmp_path, "main"))
@@ -287,7 +275,7 @@ def test_another_portal_subscribes_over_http(live_server: Any, tmp_path: Path) -
 
 @pytest.mark.django_db(transaction=True)
 def test_another_portal_subscribes_to_a_private_market_with_a_token(
-    live_server: Any, tmp_path: Path, settings: Any
+    live_server: Any, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from market.services.fetch import package_fetch
 
@@ -295,14 +283,20 @@ def test_another_portal_subscribes_to_a_private_market_with_a_token(
     main = local_market(tmp_path, "main")
     fill(main)
     Market.objects.filter(pk=main.pk).update(is_private=True)
+    location = f"{live_server.url}/markets/main/"
+    monkeypatch.setenv("UPSTREAM_TOKEN", make_token(make_user("robot")))
 
-    with pytest.raises(Exception, match="denied \\(401\\)"):
-        _subscribe(live_server, "anonymous")
-    subscriber = _subscribe(live_server, "upstream", token=make_token(make_user("robot")))
+    anonymous = run_command("market_add", "anonymous", location, allow_private_network=True)
+    added = run_command(
+        "market_add", "upstream", location, allow_private_network=True, token_env="UPSTREAM_TOKEN"
+    )
+    subscriber = Market.objects.get(name="upstream")
     report = market_sync(market=subscriber)
     again = market_sync(market=subscriber)
     version = App.objects.get(market=subscriber, name="app-2").versions.get()
 
+    assert anonymous.status == 1 and "denied (401)" in anonymous.stderr
+    assert added.status == 0, added.stderr
     assert len(report.added) == 6
     assert again.unchanged and again.requests == 1
     stored = tmp_path / "market-main" / "apps" / "app-2" / "app-2-1.0.0.tgz"

@@ -21,16 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--private", action="store_true", help="serve only with a token")
         parser.add_argument("--endpoint-url", default="")
         parser.add_argument("--description", default="")
+        parser.add_argument(
+            "--token-env",
+            metavar="VAR",
+            help="for an http(s) market: the environment variable holding its bearer token "
+            "(kept encrypted with the market; a token on the command line would show in ps)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        credentials = None
-        if options["location"].startswith("s3://") and os.environ.get("AWS_ACCESS_KEY_ID"):
-            # Stored encrypted with the market, so the worker can sync it later
-            # without the command's environment.
-            credentials = {
-                "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
-                "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-            }
+        credentials = self._credentials(options)
         try:
             market = market_add(
                 actor=Actor.cli(),
@@ -50,3 +49,27 @@ class Command(BaseCommand):
             raise CommandError(message, returncode=1) from None
         mode = "writable" if market.writable else "read-only"
         self.stdout.write(f"added market {market.name} ({mode}); first sync queued")
+
+    def _credentials(self, options: dict[str, Any]) -> dict[str, str] | None:
+        """Credentials to store (encrypted) with the market, so the worker can sync it
+        later without this command's environment."""
+        location = options["location"].lower()
+        if options["token_env"]:
+            if not location.startswith(("http://", "https://")):
+                raise CommandError("--token-env applies to http(s) markets", returncode=1)
+            token = os.environ.get(options["token_env"], "").strip()
+            if not token:
+                raise CommandError(
+                    f"environment variable {options['token_env']} is not set", returncode=1
+                )
+            return {"token": token}
+        if location.startswith("s3://") and os.environ.get("AWS_ACCESS_KEY_ID"):
+            credentials = {
+                "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            }
+            # Temporary credentials are useless without their session token.
+            if os.environ.get("AWS_SESSION_TOKEN"):
+                credentials["aws_session_token"] = os.environ["AWS_SESSION_TOKEN"]
+            return credentials
+        return None
