@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from market.models import Market, SyncJob
 from market.services.publish import package_publish
+from market.services.sync import market_sync
 from portal.actors import Actor
 from portal.models import AuditEvent, Role
 from tests.factories import make_team, make_token, make_user
@@ -64,6 +65,8 @@ def publishing(tmp_path: Path) -> Publishing:
     market.publishers.add(team)
     seed = package_archive(manifest=manifest_text(version="1.4.0"))
     package_publish(actor=Actor.system(), market=market, data=seed, filename=f"{NAME}-1.4.0.tgz")
+    market_sync(market=market)  # the catalogue holds 1.4.0, so "unchanged" means something
+    assert catalogue_state(market)["versions"]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(operator)}")
     return Publishing(market, tmp_path / "market-main", operator, client)
