@@ -7,6 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Extra pytest arguments, e.g. make test-services PYTEST_ARGS="-x -k publish"
 PYTEST_ARGS ?=
+# Most tests wait on PostgreSQL, subprocesses and servers rather than the CPU, so
+# more workers than the two cores still pay off (each gets its own data folder
+# and test database).
+PYTEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 SERVICE_VARS := DATABASE_URL REDIS_URL ELASTICSEARCH_URL S3_ENDPOINT_URL
 
@@ -58,7 +62,7 @@ test-services:
 	export DATABASE_URL="$${DATABASE_URL%/*}/opsmarket_$$$$"; \
 	export PORTAL_DATA_DIR=$$(mktemp -d /tmp/ops-market-test.XXXXXX); \
 	echo "==> pytest on PostgreSQL, Redis, Elasticsearch, S3 (data in $$PORTAL_DATA_DIR)"; \
-	$(PYTEST) $(PYTEST_ARGS); \
+	$(PYTEST) -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
 	rm -rf "$$PORTAL_DATA_DIR"
 
 # The same tests on the embedded defaults (SQLite, no Redis, no Elasticsearch),
@@ -67,7 +71,7 @@ test-smoke:
 	@unset $(SERVICE_VARS); \
 	export PORTAL_DATA_DIR=$$(mktemp -d /tmp/ops-market-smoke.XXXXXX); \
 	echo "==> pytest on embedded defaults (data in $$PORTAL_DATA_DIR)"; \
-	$(PYTEST) -m "not services and not browser" $(PYTEST_ARGS); \
+	$(PYTEST) -n $(PYTEST_WORKERS) -m "smoke and not services and not browser" $(PYTEST_ARGS); \
 	rm -rf "$$PORTAL_DATA_DIR"
 
 bench:

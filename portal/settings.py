@@ -7,6 +7,7 @@ transport, all inside PORTAL_DATA_DIR. One variable switches each integration on
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,10 @@ TESTING = "pytest" in sys.modules or env_bool("PORTAL_TESTING", False)
 # The test suite keeps its files apart from a developer's running portal.
 _default_data_dir = BASE_DIR / "var" / ("test" if TESTING else "")
 DATA_DIR = Path(env_str("PORTAL_DATA_DIR", str(_default_data_dir))).resolve()
+if TESTING and os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers each get a data folder of their own: markets, the
+    # package cache and the queue folder are shared state otherwise.
+    DATA_DIR = DATA_DIR / os.environ["PYTEST_XDIST_WORKER"]
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- core -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.core.cache import cache
@@ -15,7 +16,13 @@ def _clear_cache(settings: Any) -> None:
     # The embedded file cache sits in the shared data folder, where parallel runs
     # (xdist workers, two suites in one checkout) would clear each other's
     # counters mid-test; each test process gets its own memory cache instead.
-    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend.endswith("RedisCache"):
+        # A key space of its own per test: clear() would FLUSHDB the shared Redis
+        # under other xdist workers (and the broker's keys with it).
+        settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": uuid4().hex}}
+        return
+    if backend.endswith("FileBasedCache"):
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
 
@@ -33,3 +40,24 @@ def staff_user(db: None) -> Any:
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+# The smoke run (`make test-smoke`) runs these on the embedded defaults — SQLite,
+# the filesystem broker, the database search backend — besides tests/smoke/. They
+# are the paths a newcomer's `make run` exercises; the services run covers the rest.
+SMOKE_MODULES = (
+    "tests/portal/test_health.py",
+    "tests/portal/test_api_tokens.py",
+    "tests/portal/test_web_teams.py",
+    "tests/portal/test_settings.py",
+    "tests/market/test_publish_sync.py",
+    "tests/market/test_cache.py",
+    "tests/market/test_web_catalogue.py",
+    "tests/market/test_web_publish.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in SMOKE_MODULES:
+            item.add_marker(pytest.mark.smoke)
