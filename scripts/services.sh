@@ -39,6 +39,7 @@ export DATABASE_URL=postgres://opsmarket:opsmarket@127.0.0.1:$PG_PORT/opsmarket
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 export ELASTICSEARCH_URL=http://127.0.0.1:$ES_PORT
 export S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+export S3_ENDPOINT_ATOMIC=1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_DEFAULT_REGION=us-east-1
@@ -350,7 +351,9 @@ s3_up() {
     install -d -m 0755 "$S3_DIR"
     local started=$SECONDS
     # setsid: a Ctrl-C in the terminal that ran `up` must not reach the server.
-    setsid nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" \
+    # scripts/s3_server.py: moto's S3 with conditional writes decided atomically
+    # (plain moto_server can let two conditional PUTs both win).
+    setsid nohup "$VENV/bin/python" "$REPO_ROOT/scripts/s3_server.py" -H 127.0.0.1 -p "$S3_PORT" \
         </dev/null >>"$S3_LOG" 2>&1 &
     echo $! >"$S3_PID"
     wait_until s3 30 "$S3_PID" "$S3_LOG" s3_answers || exit 1

@@ -71,26 +71,15 @@ def _wait_http(url: str, process: subprocess.Popen[bytes] | None, seconds: float
 # moto checks a PutObject's If-None-Match / If-Match and then stores the object
 # without a lock, so two concurrent conditional writes can both succeed
 # (test_storage_s3.py proves it). AWS S3 decides them atomically. The moto this suite
-# starts holds one lock across each PutObject, so contention tests exercise our code
+# starts (scripts/s3_server.py) handles one request at a time, so contention tests exercise our code
 # against S3's guarantee instead of tripping over moto's race.
-ATOMIC_MOTO_LAUNCHER = """
-import sys, threading
-from moto.s3.responses import S3Response
-from moto.server import main
-lock = threading.Lock()
-unlocked_put_object = S3Response.put_object
-def put_object(self):
-    with lock:
-        return unlocked_put_object(self)
-S3Response.put_object = put_object
-main(sys.argv[1:])
-"""
+S3_SERVER = Path(__file__).resolve().parents[2] / "scripts" / "s3_server.py"
 
 
 def _start_moto() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", ATOMIC_MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(S3_SERVER), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -133,8 +122,8 @@ def moto_endpoint() -> Iterator[str]:
 def atomic_s3_endpoint(moto_endpoint: str) -> Iterator[str]:
     """An S3 endpoint whose conditional writes are atomic, for contention tests:
     the session's own moto, or one started for them when ``S3_ENDPOINT_URL`` points
-    elsewhere (services.sh runs plain moto; set ``S3_ENDPOINT_ATOMIC=1`` when it is a
-    real S3 or MinIO, to run them there)."""
+    at an endpoint not known to be atomic (services.sh runs scripts/s3_server.py and
+    says so with ``S3_ENDPOINT_ATOMIC=1``; set it too for a real S3 or MinIO)."""
     if not os.environ.get("S3_ENDPOINT_URL") or os.environ.get("S3_ENDPOINT_ATOMIC"):
         yield moto_endpoint
         return
