@@ -3,7 +3,7 @@ the markets this portal holds (SPEC section 3)."""
 
 from django.urls import path, re_path
 
-from market.views import browse, markets, publish, serve
+from market.views import browse, instances, markets, publish, serve
 
 urlpatterns = [
     re_path(
@@ -12,6 +12,7 @@ urlpatterns = [
         name="market-file",
     ),
     path("market/", browse.catalogue, name="market-catalogue"),
+    path("instances/", instances.instance_list, name="instance-list"),
     path("market/publish/", publish.publish, name="market-publish"),
     path("market/markets/", markets.market_list_view, name="market-list"),
     path("market/markets/new/", markets.market_add_view, name="market-add"),
