@@ -3,12 +3,18 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Pages without our layout (the admin console) make browsers ask for this.
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
+    # Lazy: with DEBUG off static() reads collectstatic's manifest, which does not
+    # exist yet when `migrate` or `check --deploy` import these URLs.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("img/favicon.svg"), permanent=True),
+    ),
     path("api/v1/", include("portal.api.urls")),
     path("", include("market.urls")),
     path("", include("builds.urls")),
