@@ -343,6 +343,14 @@ S3_LOG="$S3_DIR/moto.log"
 s3_answers() { [[ $(http_code "http://127.0.0.1:$S3_PORT/") == 200 ]]; }
 
 s3_up() {
+    local pid
+    pid=$(pid_from "$S3_PID")
+    # A server an older services.sh started as plain moto_server lacks the atomic
+    # conditional writes the suite now relies on: replace it.
+    if s3_answers && pid_alive "$pid" && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q s3_server.py; then
+        say "replacing the plain moto_server (pid $pid) with scripts/s3_server.py"
+        stop_pid s3 "$S3_PID" >/dev/null
+    fi
     if s3_answers; then
         printf '%-14s already up on 127.0.0.1:%s\n' s3 "$S3_PORT"
         return 0
