@@ -65,8 +65,8 @@ test-services:
 	$(PYTEST) -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
 	rm -rf "$$PORTAL_DATA_DIR"
 
-# The same tests on the embedded defaults (SQLite, no Redis, no Elasticsearch),
-# where they apply: no service, no browser.
+# The tests marked smoke on the embedded defaults (SQLite, no Redis, no
+# Elasticsearch): what `make run` relies on.
 test-smoke:
 	@unset $(SERVICE_VARS); \
 	export PORTAL_DATA_DIR=$$(mktemp -d /tmp/ops-market-smoke.XXXXXX); \
