@@ -44,6 +44,12 @@ from portal.models import Role
 from portal.permissions import is_staff, teams_with_role
 from portal.services.audit import audit_record
 
+# Attempts per compare-and-swap of index.json and market.json. Eight processes
+# publishing into one app on a busy host lost more than update_json's default 10 in
+# a row (tests/market/test_publish_concurrency.py). Each jittered wait is at most
+# 2 s, so a publisher that keeps losing gives up after about a minute, not never.
+CAS_ATTEMPTS = 30
+
 
 @dataclass(frozen=True)
 class PublishResult:
@@ -68,19 +74,21 @@ def _stored_digest(storage: MarketStorage, key: str) -> str:
     return "sha256:" + hashlib.sha256(storage.get(key).data).hexdigest()
 
 
-def package_publish(
-    *, actor: Actor, market: Market, data: bytes, filename: str | None = None
+def publish_to_storage(
+    *,
+    storage: MarketStorage,
+    market_name: str,
+    data: bytes,
+    filename: str | None = None,
+    publisher: str,
 ) -> PublishResult:
-    """Validate and publish one archive. Raises PackageRefused (bad package),
-    VersionConflict (same version, other content), PermissionDenied, StorageError."""
-    if not market.writable:
-        raise ReadOnlyStorage(f"market {market.name} is read-only")
-    if actor.user is not None and not can_publish(actor.user, market):
-        raise PermissionDenied(f"you may not publish to {market.name}")
+    """Validate one archive and write it into the market at `storage`, in the order
+    the module docstring gives (archive, index.json, market.json). Touches no
+    database: `package_publish` adds permissions, the audit record and the sync.
+    Raises PackageRefused, VersionConflict, StorageError."""
     package = read_package(data, filename=filename)
     name, version = package.manifest.name, package.manifest.version
     digest, size = package.digest, package.size
-    storage = storage_for_market(market)
 
     # Refuse a conflicting version before writing anything.
     try:
@@ -104,7 +112,6 @@ def package_publish(
             ) from None
         created = False
 
-    publisher = actor.label
     manifest = package.manifest_data
 
     update_json(
@@ -119,6 +126,7 @@ def package_publish(
             publisher=publisher,
             manifest=manifest,
         ),
+        attempts=CAS_ATTEMPTS,
     )
 
     def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
@@ -127,23 +135,54 @@ def package_publish(
             doc,
             name=name,
             entry=market_entry(json.loads(blob.data), blob.data),
-            market_name=market.name,
+            market_name=market_name,
         )
 
-    update_json(storage, "market.json", apply)
+    update_json(storage, "market.json", apply, attempts=CAS_ATTEMPTS)
+    return PublishResult(name=name, version=version, digest=digest, size=size, created=created)
+
+
+def package_publish(
+    *, actor: Actor, market: Market, data: bytes, filename: str | None = None
+) -> PublishResult:
+    """Validate and publish one archive. Raises PackageRefused (bad package),
+    VersionConflict (same version, other content), PermissionDenied, StorageError."""
+    if not market.writable:
+        raise ReadOnlyStorage(f"market {market.name} is read-only")
+    if actor.user is not None and not can_publish(actor.user, market):
+        raise PermissionDenied(f"you may not publish to {market.name}")
+    result = publish_to_storage(
+        storage=storage_for_market(market),
+        market_name=market.name,
+        data=data,
+        filename=filename,
+        publisher=actor.label,
+    )
 
     with transaction.atomic():
         audit_record(
             actor=actor,
             action="package.publish",
             target=market,
-            target_repr=f"{market.name}/{name}@{version}",
-            detail={"app": name, "version": version, "digest": digest, "created": created},
+            target_repr=f"{market.name}/{result.name}@{result.version}",
+            detail={
+                "app": result.name,
+                "version": result.version,
+                "digest": result.digest,
+                "created": result.created,
+            },
         )
         from market.services.sync import sync_job_enqueue
 
         sync_job_enqueue(market=market, requested_by=actor.label)
-    return PublishResult(name=name, version=version, digest=digest, size=size, created=created)
+    return result
 
 
-__all__ = ["PublishResult", "VersionConflict", "can_publish", "dumps", "package_publish"]
+__all__ = [
+    "PublishResult",
+    "VersionConflict",
+    "can_publish",
+    "dumps",
+    "package_publish",
+    "publish_to_storage",
+]
