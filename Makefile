@@ -55,14 +55,17 @@ test:
 	$(MAKE) --no-print-directory test-smoke; \
 	echo "==> make test passed in $$((SECONDS - start))s"
 
-# The whole suite against the real services, in a fresh data folder, with a
-# database name of its own: two runs on one server must not share test_opsmarket.
+# The whole suite against the real services, in a fresh data folder. One run at a
+# time per services folder: two runs would share the test databases, the indices
+# and the buckets. (flock -o: servers a test leaves behind do not keep the lock.)
 test-services:
 	@eval "$$(scripts/services.sh env)"; \
-	export DATABASE_URL="$${DATABASE_URL%/*}/opsmarket_$$$$"; \
 	export PORTAL_DATA_DIR=$$(mktemp -d /tmp/ops-market-test.XXXXXX); \
+	lock="$${OPSMARKET_SERVICES_DIR:-/var/tmp/ops-market-services}/.pytest.lock"; \
+	mkdir -p "$${lock%/*}"; \
+	flock -n -o "$$lock" true || echo "==> waiting for another test run on the services"; \
 	echo "==> pytest on PostgreSQL, Redis, Elasticsearch, S3 (data in $$PORTAL_DATA_DIR)"; \
-	$(PYTEST) -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
+	flock -o "$$lock" $(PYTEST) -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
 	rm -rf "$$PORTAL_DATA_DIR"
 
 # The tests marked smoke on the embedded defaults (SQLite, no Redis, no
