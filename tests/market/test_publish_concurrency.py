@@ -4,10 +4,10 @@ Every test runs on a local directory and on the S3 server (moto), with OS proces
 (spawned, so nothing is shared but the storage) publishing through the real write
 path: archive create-only, then index.json and market.json by compare-and-swap.
 
-On S3 these tests trust moto to decide conditional writes atomically, which it does
-only in practice: tests/market/test_storage_s3.py shows two writes can both pass
-when its store is slowed down (MOTO_NOT_ATOMIC). A rare s3-only failure that shows a
-lost or doubled write points there first; the local runs are exact.
+On S3 they run against scripts/s3_server.py, moto with each request handled under
+one lock: plain moto can let two conditional writes both pass
+(tests/market/test_storage_s3.py, MOTO_NOT_ATOMIC), while AWS S3 decides them
+atomically, and tests/market/test_s3_server_atomic.py shows the served one does.
 """
 
 from __future__ import annotations
