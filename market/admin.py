@@ -12,7 +12,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from market.models import App, AppDoc, AppVersion, Market, Namespace, SyncJob
 from market.services.markets import market_remove
@@ -95,8 +96,14 @@ class MarketAdmin(AuditedAdmin):
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Adding needs the storage probe: `manage.py market_add` or POST /api/v1/markets/.
-        return False
+        return bool(request.user.is_staff)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Adding needs the storage probe and encrypted credentials: the portal's
+        # own form (market_add) does both, so the console sends staff there.
+        return redirect("market-add")
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
         # market_remove writes the audit record; keep only Django's own log here.

@@ -204,3 +204,15 @@ def test_half_a_key_pair_is_refused(client, staff_user):
     )
     assert response.status_code == 400
     assert "Give both the access key id and the secret" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_admin_console_add_market_leads_to_the_probing_form(client):
+    from tests.factories import make_user
+
+    client.force_login(make_user("console-admin", staff=True))
+
+    response = client.get("/admin/market/market/add/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/market/markets/new/"
