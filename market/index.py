@@ -28,11 +28,6 @@ class VersionConflict(Exception):
     """The version exists with another digest: versions are immutable."""
 
 
-def dumps(doc: dict[str, Any]) -> bytes:
-    """Canonical bytes: digests of the same document are the same everywhere."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

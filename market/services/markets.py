@@ -7,9 +7,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
 
-from market.index import MarketDocumentError, dumps, empty_market, parse_market_json
+from market.index import MarketDocumentError, empty_market, parse_market_json
 from market.models import Market, SyncJob
 from market.storage.base import AlreadyExists, MarketStorage, NotFound, StorageError
+from market.storage.cas import dump_json
 from market.storage.factory import open_storage
 from market.storage.probe import probe_conditional_writes
 from portal.actors import Actor
@@ -41,7 +42,7 @@ def market_init(*, location: str, name: str, description: str = "", **storage_op
     slug_validator(name)
     storage = open_storage(location, writable=True, **storage_options)
     try:
-        storage.put_new("market.json", dumps(empty_market(name, description)))
+        storage.put_new("market.json", dump_json(empty_market(name, description)))
     except AlreadyExists:
         raise MarketRefused(f"a market already exists at {storage.describe()}") from None
     return storage.describe()

@@ -28,7 +28,6 @@ from django.db import transaction
 from market.index import (
     VersionConflict,
     archive_key,
-    dumps,
     index_add_version,
     index_key,
     market_apply_index,
@@ -182,7 +181,6 @@ __all__ = [
     "PublishResult",
     "VersionConflict",
     "can_publish",
-    "dumps",
     "package_publish",
     "publish_to_storage",
 ]

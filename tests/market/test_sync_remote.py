@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from market.index import dumps
 from market.models import App, AppVersion, Market, SyncJob
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.services.markets import MarketRefused, market_add, market_init
 from market.services.sync import SyncRefused, market_sync
 from market.storage.base import UnsafeLocation
+from market.storage.cas import dump_json as dumps
 from market.tasks import app_details_task, market_sync_task
 from portal.actors import Actor
 from tests.market.api_helpers import (
