@@ -159,6 +159,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "market.tasks.market_sync_all_task",
         "schedule": env_int("MARKET_SYNC_INTERVAL_SECONDS", 300, minimum=10),
     },
+    # Indexes what could not be indexed when it changed (search server down, lost
+    # message) and drops indexes that rebuilds left behind.
+    "search-repair": {
+        "task": "search.tasks.search_repair_task",
+        "schedule": env_int("SEARCH_REPAIR_INTERVAL_SECONDS", 60, minimum=5),
+    },
 }
 
 # --- search -----------------------------------------------------------------
