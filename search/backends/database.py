@@ -34,6 +34,8 @@ class _Spec:
     title: str
     weighted: tuple[tuple[str, int], ...]
     facets: dict[str, str]
+    exact: int = 1000
+    """Score of an exact `name` match: a docs page is not the app it belongs to."""
 
 
 SPECS = {
@@ -44,7 +46,7 @@ SPECS = {
     ),
     "appdoc": _Spec(
         "app__name", "title", (("title", 30), ("app__name", 20), ("body", 1)),
-        {"category": "app__category", "market": "app__market__name"},
+        {"category": "app__category", "market": "app__market__name"}, exact=40,
     ),
     "instance": _Spec(
         "name", "name", (("name", 50), ("app_name", 30), ("namespace__name", 10), ("status", 5)),
@@ -96,7 +98,9 @@ def _filtered(
 
 def _scored(kind: str, rows: QuerySet[Any], q: str) -> QuerySet[Any]:
     spec = SPECS[kind]
-    whens = [When(**{f"{spec.name}__iexact": q.strip()}, then=Value(1000))] if q.strip() else []
+    whens = (
+        [When(**{f"{spec.name}__iexact": q.strip()}, then=Value(spec.exact))] if q.strip() else []
+    )
     for field, weight in spec.weighted:
         for word in _words(q):
             whens.append(When(**{f"{field}__icontains": word}, then=Value(weight)))

@@ -56,6 +56,19 @@ def search_db(settings: Any) -> Iterator[None]:
     _reset()
 
 
-def refresh(client: Elasticsearch, settings: Any) -> None:
-    """Make what was just indexed searchable (tests only: the server does it each second)."""
-    client.indices.refresh(index=f"{settings.SEARCH_INDEX_PREFIX}-*")
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Run Celery tasks inline where they are queued, as a worker would right after."""
+    from portal.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True)
+def _own_package_cache(settings: Any, tmp_path: Any) -> None:
+    settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
