@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
 
+from market.models import App
 from search.backends.base import SearchQuery
 from search.client import alias_name, alias_targets
 from search.services.indexing import index_apply
@@ -53,7 +54,7 @@ def test_a_change_indexed_during_a_rebuild_survives_the_swap(search_es):
     market = make_market()
     make_app(market, "redis-ops")
     index_everything(search_es)
-    added: list[object] = []
+    added: list[App] = []
 
     def during(message: str) -> None:
         if message.startswith("app:") and not added:
