@@ -54,6 +54,7 @@ SMOKE_MODULES = (
     "tests/market/test_cache.py",
     "tests/market/test_web_catalogue.py",
     "tests/market/test_web_publish.py",
+    "tests/search/test_database_backend.py",
 )
 
 
