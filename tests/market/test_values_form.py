@@ -804,3 +804,32 @@ def test_values_before_is_valid_is_an_error() -> None:
     with pytest.raises(ValueError, match="only available when is_valid"):
         _ = form.values
     assert json.dumps(form.errors) == "{}"
+
+
+def test_a_write_only_object_is_a_blank_yaml_field_that_keeps_what_is_stored() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "credentials": {
+                "type": "object",
+                "writeOnly": True,
+                "properties": {"user": {"type": "string"}, "key": {"type": "string"}},
+            },
+            "mode": {"enum": ["fast", None, 3]},
+        },
+    }
+    current = {"credentials": {"user": "svc", "key": SECRET}, "mode": None}
+    html = render(ValuesForm(schema, defaults={}, current=current))
+    assert SECRET not in html and "svc" not in html
+    assert shown(html, "values.credentials") == ""
+    assert shown(html, "values.mode") == "null"
+    kept = ValuesForm(schema, defaults={}, current=current, data=browser_post(html))
+    assert kept.is_valid() and kept.values == current
+    replaced = ValuesForm(
+        schema,
+        defaults={},
+        current=current,
+        data=browser_post(html, values__credentials="user: other\nkey: k2\n", values__mode="3"),
+    )
+    assert replaced.is_valid()
+    assert replaced.values == {"credentials": {"user": "other", "key": "k2"}, "mode": 3}
