@@ -130,6 +130,13 @@ class ValuesForm:
         self.form = self._fields_form(bound_form, self.initial)
         self.yaml_form = _YamlForm(bound_yaml, initial={YAML_FIELD: self.yaml_text(self.initial)})
 
+        if self.is_bound and posted not in MODES:
+            # Not a submission of this editor (a form without the partial, a hand-made
+            # request): reading its absent fields would set every box to false and
+            # every text to "", so nothing is read at all.
+            self._note("", "The values editor was not part of the submission; reload the page.")
+            self._checked = True
+            return
         switch = _posted(data, SWITCH_FIELD)
         if self.is_bound and switch in MODES:
             self.switching = True
@@ -302,17 +309,19 @@ class ValuesForm:
         return result
 
     def _leaf_value(self, leaf: Leaf, cleaned: Any) -> Any:
-        """The value a field gives. Blank means: nothing, if there was no value; the
-        empty string or list, if there was one; the stored value, for a secret."""
+        """The value a field gives. Blank means: for a secret, the stored one; for a
+        text or list that had a value, "" or []; otherwise no value (MISSING), so that
+        the package default applies."""
         had = leaf.initial is not MISSING
         kind = leaf.kind
         if kind == "secret":
             return leaf.initial if cleaned in (None, "") else cleaned
         if kind in ("yaml", "secret_yaml"):
+            if cleaned is MISSING and kind == "secret_yaml":
+                return leaf.initial
             if cleaned is MISSING:
-                if kind == "secret_yaml" or not had:
-                    return leaf.initial if kind == "secret_yaml" else MISSING
-                return {"object": {}, "array": []}.get(leaf.container, MISSING)
+                empty: dict[str, Any] = {"object": {}, "array": []}
+                return empty.get(leaf.container, MISSING) if had else MISSING
             if kind == "secret_yaml":
                 return cleaned
             restored = restore_secrets(cleaned, leaf.initial, leaf.inner_secrets)

@@ -722,12 +722,26 @@ def test_posted_garbage_is_ignored_or_refused_without_an_exception() -> None:
     html = render(ValuesForm(SCHEMA, defaults=DEFAULTS))
     data = browser_post(html)
     data["values.unknown"] = "x"
-    data["values_mode"] = "<script>"
     data["values_switch"] = "sideways"
     data.setlist("values.replicas", ["1", "2", "3"])
     form = ValuesForm(SCHEMA, defaults=DEFAULTS, data=data)
     assert form.mode == "form" and not form.switching
     assert form.is_valid() and form.values == {"replicas": 3}
+
+
+@pytest.mark.parametrize("mode", [None, "", "<script>", "FORM"])
+def test_a_submission_without_the_editor_reads_nothing(mode: str | None) -> None:
+    # Absent fields would otherwise read as unticked boxes and empty texts.
+    data = QueryDict(mutable=True)
+    data["name"] = "my-instance"
+    if mode is not None:
+        data["values_mode"] = mode
+    form = ValuesForm(SCHEMA, defaults=DEFAULTS, data=data)
+    assert not form.is_valid()
+    assert form.errors == {
+        "": ["The values editor was not part of the submission; reload the page."]
+    }
+    assert "reload the page" in render(form)
 
 
 # --- the demo packages ------------------------------------------------------------------------
