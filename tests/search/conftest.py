@@ -57,10 +57,11 @@ def search_db(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def eager_tasks() -> Iterator[None]:
+def eager_tasks(settings: Any) -> Iterator[None]:
     """Run Celery tasks inline where they are queued, as a worker would right after."""
     from portal.celery import app
 
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
     try:
