@@ -17,6 +17,12 @@ from elasticsearch import Elasticsearch
 
 from search.client import forget_ensured
 from search.services.query import forget_failures
+from tests.workflow.conftest import (  # noqa: F401 - fixtures for test_instances_workflow
+    apps_market,
+    gitops_repo,
+    namespace,
+    operator,
+)
 
 ES_URL = os.environ.get("ELASTICSEARCH_URL", "")
 CLOSED_URL = "http://127.0.0.1:1"  # nothing listens there: connection refused at once

@@ -13,7 +13,6 @@ from search.backends.base import SearchQuery
 from search.services.query import search_run
 from tests.factories import make_user
 from tests.search.helpers import refresh
-from tests.workflow.conftest import apps_market, gitops_repo, namespace, operator  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +24,12 @@ def instance_hits(user: Any, q: str, **filters: str) -> list[tuple[str, str]]:
 
 
 def test_an_instances_new_status_is_searchable_right_after_its_operation_commits(
-    search_es, eager_tasks, gitops_repo, apps_market, namespace, operator  # noqa: F811 - the workflow fixtures
+    search_es,
+    eager_tasks,
+    gitops_repo,
+    apps_market,
+    namespace,
+    operator,
 ):
     requested = instance_install(
         actor=Actor(user=operator),
