@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from django.db.models import Prefetch, QuerySet
-from django.urls import reverse
+from django.db.models import QuerySet
 
 from market.models import App, AppDoc, AppVersion, Instance, Namespace
 from market.prose import doc_slug
@@ -26,8 +25,8 @@ BODY_LIMIT = 30_000
 @dataclass
 class Built:
     """Documents to write per kind ``{kind: [(id, source)]}`` and, per kind, the
-    database keys whose documents must go: ``{kind: (field, keys, keep_ids)}``
-    deletes documents whose ``field`` is in ``keys`` except ``keep_ids``."""
+    documents that must go: ``{kind: (field, keys, keep_ids)}`` deletes documents
+    whose ``field`` is in ``keys`` except those with an id in ``keep_ids``."""
 
     docs: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     stale: dict[str, tuple[str, list[str], list[str]]] = field(default_factory=dict)
@@ -49,49 +48,71 @@ def _int_keys(keys: Iterable[str | int]) -> list[int]:
     return out
 
 
-def app_source(app: App, manifest: dict[str, Any]) -> dict[str, Any]:
+def app_url(market: str, name: str) -> str:
+    """``/market/<market>/<app>/`` (market.urls); formatted, not reversed: reverse()
+    costs more than building the rest of the document."""
+    return f"/market/{market}/{name}/"
+
+
+def _missing(pks: list[int], present: list[int]) -> list[str]:
+    """Keys whose rows are gone: their documents are deleted (by ``pk``: ids are
+    natural keys, which a deleted row no longer tells)."""
+    return [str(pk) for pk in sorted(set(pks) - set(present))]
+
+
+APP_FIELDS = (
+    "pk", "name", "title", "summary", "category", "keywords", "latest", "updated", "readme",
+    "market__name", "market__is_private",
+)  # fmt: skip
+
+
+def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """The document of one app: a row of ``App.objects.values(*APP_FIELDS)`` (rows,
+    not model instances: instantiating them was most of the cost of a batch)."""
     maintainers = [
         str(m.get("name") or "") if isinstance(m, dict) else str(m)
         for m in manifest.get("maintainers") or []
     ]
-    keywords = [str(k) for k in app.keywords] if isinstance(app.keywords, list) else []
+    keywords = app["keywords"]
+    market = app["market__name"]
     return {
         "type": "app",
-        "pk": str(app.pk),
-        "name": app.name,
-        "title": app.title or app.name,
-        "summary": app.summary,
+        "pk": str(app["pk"]),
+        "name": app["name"],
+        "title": app["title"] or app["name"],
+        "summary": app["summary"],
         "body": "\n".join(
-            part for part in (str(manifest.get("description") or ""), app.readme) if part
+            part for part in (str(manifest.get("description") or ""), app["readme"]) if part
         )[:BODY_LIMIT],
-        "keywords": keywords,
+        "keywords": [str(k) for k in keywords] if isinstance(keywords, list) else [],
         "maintainers": " ".join(m for m in maintainers if m),
-        "category": app.category,
-        "market": app.market.name,
-        "market_private": app.market.is_private,
-        "version": app.latest,
+        "category": app["category"],
+        "market": market,
+        "market_private": app["market__is_private"],
+        "version": app["latest"],
         "audience": "users",
-        "url": reverse("market-app", args=[app.market.name, app.name]),
-        "updated": app.updated.isoformat() if app.updated else None,
+        "url": app_url(market, app["name"]),
+        "updated": app["updated"].isoformat() if app["updated"] else None,
     }
 
 
-def appdoc_source(doc: AppDoc, app: App) -> dict[str, Any]:
+def appdoc_source(doc: AppDoc, app: dict[str, Any]) -> dict[str, Any]:
+    market = app["market__name"]
     return {
         "type": "appdoc",
         "pk": str(doc.pk),
-        "app_pk": str(app.pk),
-        "app": app.name,
+        "app_pk": str(app["pk"]),
+        "app": app["name"],
         "path": doc.path,
-        "name": f"{app.name} {doc_slug(doc.path)}",
+        "name": f"{app['name']} {doc_slug(doc.path)}",
         "title": doc.title,
-        "summary": f"{app.title or app.name} documentation",
+        "summary": f"{app['title'] or app['name']} documentation",
         "body": doc.body[:BODY_LIMIT],
-        "category": app.category,
-        "market": app.market.name,
-        "version": app.latest,
+        "category": app["category"],
+        "market": market,
+        "version": app["latest"],
         "audience": "users",
-        "url": reverse("market-app-doc", args=[app.market.name, app.name, doc_slug(doc.path)]),
+        "url": f"{app_url(market, app['name'])}docs/{doc_slug(doc.path)}",
     }
 
 
@@ -99,30 +120,29 @@ def apps_build(keys: Iterable[str | int]) -> Built:
     """Apps with their docs pages. Three queries."""
     pks = _int_keys(keys)
     built = Built()
-    apps = list(
-        App.objects.filter(pk__in=pks)
-        .select_related("market")
-        .defer("icon")
-        .prefetch_related(Prefetch("docs", queryset=AppDoc.objects.order_by("path")))
-    )
+    apps = list(App.objects.filter(pk__in=pks).values(*APP_FIELDS))
+    docs: dict[int, list[AppDoc]] = {}
+    for doc in AppDoc.objects.filter(app_id__in=pks).order_by("app_id", "path"):
+        docs.setdefault(doc.app_id, []).append(doc)
+    latest = {app["pk"]: app["latest"] for app in apps}
     manifests = {
         app_id: manifest
-        for app_id, manifest in AppVersion.objects.filter(
-            app__in=[a.pk for a in apps], version__in={a.latest for a in apps}
+        for app_id, version, manifest in AppVersion.objects.filter(
+            app_id__in=latest, version__in=set(latest.values())
         )
         .order_by()
-        .values_list("app_id", "manifest")
+        .values_list("app_id", "version", "manifest")
+        if latest[app_id] == version  # not another app's latest version number
     }
     keep_docs: list[str] = []
     for app in apps:
-        manifest = manifests.get(app.pk) or {}
-        built.add("app", f"{app.market.name}/{app.name}", app_source(app, manifest))
-        for doc in app.docs.all():
-            doc_id = f"{app.market.name}/{app.name}/{doc.path}"
-            keep_docs.append(doc_id)
-            built.add("appdoc", doc_id, appdoc_source(doc, app))
-    present = [f"{app.market.name}/{app.name}" for app in apps]
-    built.stale["app"] = ("pk", [str(pk) for pk in pks], present)
+        app_id = f"{app['market__name']}/{app['name']}"
+        built.add("app", app_id, app_source(app, manifests.get(app["pk"]) or {}))
+        for doc in docs.get(app["pk"], []):
+            keep_docs.append(f"{app_id}/{doc.path}")
+            built.add("appdoc", f"{app_id}/{doc.path}", appdoc_source(doc, app))
+    built.stale["app"] = ("pk", _missing(pks, list(latest)), [])
+    # Pages removed from an app that still exists are found through their app.
     built.stale["appdoc"] = ("app_pk", [str(pk) for pk in pks], keep_docs)
     return built
 
@@ -194,9 +214,9 @@ def instances_build(keys: Iterable[str | int]) -> Built:
     present = []
     for instance in rows:
         doc_id = f"{instance.namespace.name}/{instance.name}"
-        present.append(doc_id)
+        present.append(instance.pk)
         built.add("instance", doc_id, instance_source(instance))
-    built.stale["instance"] = ("pk", [str(pk) for pk in pks], present)
+    built.stale["instance"] = ("pk", _missing(pks, present), [])
     return built
 
 
@@ -205,7 +225,7 @@ def namespaces_build(keys: Iterable[str | int]) -> Built:
     built = Built()
     present = []
     for ns in Namespace.objects.filter(pk__in=pks).select_related("team"):
-        present.append(ns.name)
+        present.append(ns.pk)
         built.add(
             "namespace",
             ns.name,
@@ -223,7 +243,7 @@ def namespaces_build(keys: Iterable[str | int]) -> Built:
                 "updated": ns.created_at.isoformat(),
             },
         )
-    built.stale["namespace"] = ("pk", [str(pk) for pk in pks], present)
+    built.stale["namespace"] = ("pk", _missing(pks, present), [])
     return built
 
 
@@ -251,7 +271,7 @@ def components_build(keys: Iterable[str | int]) -> Built:
                 "url": doc.url,
             },
         )
-    built.stale["component"] = ("pk", names, present)
+    built.stale["component"] = ("pk", sorted(set(names) - set(present)), [])
     return built
 
 

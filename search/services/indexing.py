@@ -10,12 +10,13 @@ and the periodic repair task (search_repair) indexes it when the server is back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from elasticsearch import Elasticsearch, helpers
 
@@ -103,7 +104,7 @@ def built_write(client: Elasticsearch, built: Built, *, extra_targets: bool = Tr
         helpers.bulk(client, actions, chunk_size=CHUNK, max_retries=2, refresh=False)
     # Found by a search, deleted by id: _delete_by_query lives in the reindex
     # module, which a minimal server (the test one) does not have.
-    deletes = []
+    deletes: list[dict[str, Any]] = []
     for kind, (field, keys, keep_ids) in built.stale.items():
         if not keys:
             continue
@@ -111,14 +112,51 @@ def built_write(client: Elasticsearch, built: Built, *, extra_targets: bool = Tr
         if keep_ids:
             query["bool"]["must_not"] = [{"ids": {"values": keep_ids}}]
         for index in targets[kind]:
-            for hit in helpers.scan(
-                client, index=index, query={"query": query, "_source": False}, size=1000
-            ):
-                deletes.append({"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]})
+            deletes.extend(
+                {"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]}
+                for hit in _matching(client, index, query)
+            )
     if deletes:
         helpers.bulk(client, deletes, chunk_size=CHUNK, raise_on_error=False)
     deleted = len(deletes)
     return deleted
+
+
+def _matching(client: Elasticsearch, index: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hits (ids only) of a query: one request, a scroll only when there are many."""
+    answer = client.search(index=index, query=query, source=False, size=1000)
+    if answer["hits"]["total"]["value"] <= len(answer["hits"]["hits"]):
+        return list(answer["hits"]["hits"])
+    return list(helpers.scan(client, index=index, query={"query": query, "_source": False}))
+
+
+def _prepare(kind: str, chunk: list[str]) -> tuple[int | None, Built]:
+    newest = PendingIndex.objects.filter(kind=kind, key__in=chunk).aggregate(newest=Max("pk"))
+    return newest["newest"], BUILDERS[kind](chunk)
+
+
+def _prepared(kind: str, chunks: list[list[str]]) -> Iterator[tuple[int | None, Built]]:
+    """Each chunk's outbox mark and documents. With several chunks, outside a
+    transaction, the next chunk is read from the database in a thread while the
+    current one is written (the bulk request mostly waits on the server)."""
+    if len(chunks) < 2 or transaction.get_connection().in_atomic_block:
+        for chunk in chunks:
+            yield _prepare(kind, chunk)
+        return
+
+    def prepare(chunk: list[str]) -> tuple[int | None, Built]:
+        try:
+            return _prepare(kind, chunk)
+        finally:
+            connection.close()  # the thread's own connection
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-build") as pool:
+        future = pool.submit(prepare, chunks[0])
+        for following in [*chunks[1:], None]:
+            result = future.result()
+            if following is not None:
+                future = pool.submit(prepare, following)
+            yield result
 
 
 def index_apply(*, kind: str, keys: Iterable[str | int]) -> IndexReport:
@@ -144,11 +182,8 @@ def index_apply(*, kind: str, keys: Iterable[str | int]) -> IndexReport:
         )
         report.failed = True
         return report
-    for start in range(0, len(all_keys), CHUNK):
-        chunk = all_keys[start : start + CHUNK]
-        pending = PendingIndex.objects.filter(kind=kind, key__in=chunk)
-        newest = pending.aggregate(newest=Max("pk"))["newest"]
-        built = BUILDERS[kind](chunk)
+    chunks = [all_keys[start : start + CHUNK] for start in range(0, len(all_keys), CHUNK)]
+    for chunk, (newest, built) in zip(chunks, _prepared(kind, chunks), strict=True):
         try:
             report.deleted += built_write(client, built)
         except (*UNAVAILABLE, helpers.BulkIndexError) as exc:
@@ -157,7 +192,7 @@ def index_apply(*, kind: str, keys: Iterable[str | int]) -> IndexReport:
             return report
         report.indexed += built.count()
         if newest is not None:
-            pending.filter(pk__lte=newest).delete()
+            PendingIndex.objects.filter(kind=kind, key__in=chunk, pk__lte=newest).delete()
     return report
 
 
