@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-for folder in (ROOT, ROOT / "bench"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+# Run as a script, this folder comes first on sys.path, where this file would
+# shadow the portal's `search` package: the checkout's root goes first instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
 
-from market_sync import _fresh_postgres_database  # noqa: E402
+from bench.market_sync import _fresh_postgres_database  # noqa: E402
 
 WORDS = [
     "prometheus", "grafana", "redis", "postgres", "kafka", "nginx", "loki", "tempo",
@@ -222,8 +223,8 @@ def run(args: argparse.Namespace, database: str) -> None:
         )
         raw.append(time.perf_counter() - started)
     print("query latency (ms; ratio = service / raw query with the same body)")
-    for label, q in (("p50", 0.5), ("p95", 0.95)):
-        s, r = percentile(service, q) * 1000, percentile(raw, q) * 1000
+    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+        s, r = percentile(service, fraction) * 1000, percentile(raw, fraction) * 1000
         line(
             f"{label} search_run vs raw client.search", f"{s:.1f} vs {r:.1f}", f"ratio {s / r:.2f}"
         )
