@@ -77,6 +77,7 @@ class AppDocument(SiteDocument):
 class AppDocPage(SiteDocument):
     app_pk = Keyword()
     app = Keyword()
+    app_title = Keyword(index=False)
     path = Keyword()
 
 

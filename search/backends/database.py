@@ -125,8 +125,13 @@ def _hit(kind: str, row: Any, words: list[str]) -> Hit:
             row.title,
             f"/market/{app.market.name}/{app.name}/docs/{doc_slug(row.path)}",
             snippet(row.body, words),
-            f"{app.title or app.name} documentation",
-            {"market": app.market.name, "category": app.category, "app": app.name},
+            "",
+            {
+                "market": app.market.name,
+                "category": app.category,
+                "app": app.name,
+                "app_title": app.title or app.name,
+            },
         )
     if kind == "instance":
         ns = row.namespace.name

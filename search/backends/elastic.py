@@ -37,7 +37,8 @@ EXACT_FIELDS = ["app^3", "namespace^2", "team", "status", "category", "version"]
 SUGGEST_FIELDS = ["name.suggest^3", "title.suggest^2"]
 HIGHLIGHT_FIELDS = ["summary", "body", "status_message"]
 HIGHLIGHT_ZH_FIELDS = ["summary.zh", "body.zh"]
-SOURCE_FIELDS = ["type", "title", "url", "summary", *FACETS, "version", "app", "team"]
+META_FIELDS = (*FACETS, "version", "app", "app_title", "team")
+SOURCE_FIELDS = ["type", "title", "url", "summary", *META_FIELDS]
 # One edit from 4 characters, two from 12: "promethues" (a transposition is one edit)
 # and "grafna" are found, and fuzzy expansion stays cheap.
 FUZZINESS = "AUTO:4,12"
@@ -221,7 +222,7 @@ def _hit(raw: dict[str, Any]) -> Hit:
         url=str(source.get("url") or ""),
         highlight=marked(fragment if fragment is not None else summary),
         summary=summary,
-        meta={key: str(source.get(key) or "") for key in (*FACETS, "version", "app", "team")},
+        meta={key: str(source.get(key) or "") for key in META_FIELDS},
         score=float(raw.get("_score") or 0.0),
     )
 

@@ -96,17 +96,27 @@ def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _lead(markdown: str, limit: int = 200) -> str:
+    """The start of a page's prose: headings and blank lines skipped."""
+    lines = (line.strip() for line in markdown.splitlines())
+    text = " ".join(line for line in lines if line and not line.startswith(("#", "```")))
+    return text[:limit]
+
+
 def appdoc_source(doc: AppDoc, app: dict[str, Any]) -> dict[str, Any]:
+    # The app's own name and title stay out of the searched fields: a search for the
+    # app must find the app first, not each of its pages.
     market = app["market__name"]
     return {
         "type": "appdoc",
         "pk": str(doc.pk),
         "app_pk": str(app["pk"]),
         "app": app["name"],
+        "app_title": app["title"] or app["name"],
         "path": doc.path,
-        "name": f"{app['name']} {doc_slug(doc.path)}",
+        "name": doc_slug(doc.path),
         "title": doc.title,
-        "summary": f"{app['title'] or app['name']} documentation",
+        "summary": _lead(doc.body),
         "body": doc.body[:BODY_LIMIT],
         "category": app["category"],
         "market": market,
