@@ -171,3 +171,39 @@ def test_the_same_task_delivered_twice_commits_once(
     assert operation.attempt == 1
     assert commit_subjects(repo) == ["install pay-prod/cache redis-lite@1.0.0"]
     assert Instance.objects.get(pk=requested.instance.pk).revisions.count() == 1
+
+
+def test_unreachable_remote_is_retried_with_backoff_until_it_answers(
+    queue: str,
+    data_dir: Path,
+    apps_market: Market,
+    namespace: Namespace,
+    operator: Any,
+    tmp_path: Path,
+) -> None:
+    remote = tmp_path / "remote.git"  # does not exist yet: every push fails
+    with celery_worker(data_dir, queue, env={"GITOPS_REMOTE_URL": str(remote)}) as worker:
+        requested = instance_install(
+            actor=Actor(user=operator),
+            namespace=namespace,
+            market=apps_market,
+            name="cache",
+            app="redis-lite",
+        )
+        wait_for(
+            lambda: OperationStep.objects.filter(
+                operation_id=requested.operation.pk, name="apply", message__startswith="retrying"
+            ).exists(),
+            what="a retried apply",
+            worker=worker,
+        )
+        git(tmp_path, "init", "-q", "--bare", str(remote))
+        operation = finished(requested.operation.pk, worker)
+
+    assert operation.state == "succeeded", operation.error
+    assert "Retry in" in worker.output()
+    assert git(remote, "log", "--format=%s", "main").splitlines()[0] == (
+        "install pay-prod/cache redis-lite@1.0.0"
+    )
+    # The retried apply found its own commit: one commit for the operation.
+    assert commit_subjects(data_dir / "gitops") == ["install pay-prod/cache redis-lite@1.0.0"]
