@@ -215,3 +215,21 @@ def test_hostile_install_requests_answer_400_and_write_nothing(
     assert response.status_code == 400, response.json()
     assert expected in response.json()["detail"]
     assert Instance.objects.count() == 0 and Operation.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_tasks", "gitops_repo")
+def test_operation_steps_carry_a_log(
+    apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    api = client_for(operator)
+    accepted = api.post(URL, install_body(version="1.2.0"), format="json").json()
+
+    operation = api.get(f"/api/v1/operations/{accepted['operation']['id']}/").json()
+
+    steps = {s["name"]: s for s in operation["steps"]}
+    assert operation["state"] == "failed"
+    assert "attempt 1: started" in steps["apply"]["log"]
+    assert "gitops commit" in steps["apply"]["log"]
+    assert "failed: manifests a GitOps controller would refuse" in steps["verify"]["log"]
+    assert steps["record"]["state"] == "skipped"
