@@ -127,4 +127,45 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     screenshot(page, "upgrade-preview-full")
     assert not Operation.objects.filter(kind="upgrade").exists()
     assert Instance.objects.get(name="web-app").version == "1.1.0"
+
+    # Upgrade to 1.2.0, which verify refuses: rolled back, the reason on the page.
+    page.get_by_role("button", name="Upgrade to 1.2.0").click()
+    page.wait_for_url("**/instances/pay-prod/web-app/")
+    upgrade = Operation.objects.get(kind="upgrade")
+    operation_execute(str(upgrade.pk))
+    title = page.locator("#operation-title")
+    expect(title.locator('.status-badge[data-state="rolled_back"]')).to_be_visible(timeout=15_000)
+    expect(page.locator(".instance-message")).to_contain_text("upgrade failed at verify")
+    expect(summary.locator('.status-badge[data-state="deployed"]')).to_be_visible()
+    screenshot(page, "instance-failed-upgrade", full_page=False)
+
+    # Uninstalling a dependency that web-app still needs offers "force".
+    page.get_by_role("tab", name="Dependencies").click()
+    page.get_by_role("link", name="redis-lite").click()
+    page.wait_for_url("**/instances/pay-prod/redis-lite/")
+    page.get_by_role("button", name="Uninstall").click()
+    dialog = page.locator("dialog#uninstall-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Still needed by web-app")
+    confirm = dialog.get_by_role("button", name="Uninstall")
+    expect(confirm).to_be_disabled()
+    dialog.locator("input[data-confirm-expect]").fill("redis-lite")
+    screenshot(page, "instance-uninstall-dialog", full_page=False)
+    confirm.click()  # without force: refused, the reason in a flash message
+    expect(page.locator(".flash--error")).to_contain_text("needed by web-app")
+    assert Instance.objects.get(name="redis-lite").status == "deployed"
+
+    # Forced: queued, and the page polls until it has run.
+    page.get_by_role("button", name="Uninstall").click()
+    dialog.get_by_label("Force: uninstall although others need it").check()
+    dialog.locator("input[data-confirm-expect]").fill("redis-lite")
+    confirm.click()
+    expect(page.locator(".flash--success")).to_contain_text("Uninstalling pay-prod/redis-lite")
+    uninstall = Operation.objects.get(kind="uninstall")
+    assert uninstall.params["force"] is True
+    operation_execute(str(uninstall.pk))
+    expect(summary.locator('.status-badge[data-state="uninstalled"]')).to_be_visible(
+        timeout=15_000
+    )
+    expect(page.get_by_role("link", name="Install again")).to_be_visible()
     assert errors == []
