@@ -164,8 +164,6 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     uninstall = Operation.objects.get(kind="uninstall")
     assert uninstall.params["force"] is True
     operation_execute(str(uninstall.pk))
-    expect(summary.locator('.status-badge[data-state="uninstalled"]')).to_be_visible(
-        timeout=15_000
-    )
+    expect(summary.locator('.status-badge[data-state="uninstalled"]')).to_be_visible(timeout=15_000)
     expect(page.get_by_role("link", name="Install again")).to_be_visible()
     assert errors == []
