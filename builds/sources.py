@@ -34,7 +34,7 @@ def _member_path(name: str) -> str:
         raise PackageRefused("absolute_path", f"{name[:100]}: absolute path")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise PackageRefused("parent_path", f"{name[:100]}: path contains ..")
+        raise PackageRefused("traversal", f"{name[:100]}: path contains ..")
     return "/".join(parts)
 
 
@@ -56,7 +56,7 @@ class _Writer:
         if not path:
             return
         if path in self.seen:
-            raise PackageRefused("duplicate", f"{path}: name repeats in the archive")
+            raise PackageRefused("duplicate_member", f"{path}: name repeats in the archive")
         self.seen.add(path)
         self.files += 1
         if self.files > self.limits.max_members:
@@ -72,12 +72,12 @@ class _Writer:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.exists():
-            raise PackageRefused("duplicate", f"{path}: name repeats in the archive")
+            raise PackageRefused("duplicate_member", f"{path}: name repeats in the archive")
         # Read at most the declared size plus one byte: a member that holds more than
         # its header says is corrupt (or a zip bomb).
         data = stream.read(size + 1) if stream is not None else b""
         if len(data) != size:
-            raise PackageRefused("corrupt", f"{path}: size differs from the archive header")
+            raise PackageRefused("archive_invalid", f"{path}: size differs from the archive header")
         with open(target, "xb") as out:
             out.write(data)
         os.chmod(target, 0o755 if mode & 0o111 else 0o644)
@@ -93,7 +93,7 @@ def extract_archive(data: bytes, dest: Path, *, limits: Limits, filename: str = 
     elif data[:2] == b"\x1f\x8b" or data[:262][257:262] == b"ustar":
         _extract_tar(data, writer)
     else:
-        raise PackageRefused("bad_archive", "not a gzip tar or zip archive")
+        raise PackageRefused("archive_invalid", "not a gzip tar or zip archive")
 
 
 def _extract_tar(data: bytes, writer: _Writer) -> None:
@@ -118,8 +118,8 @@ def _extract_tar(data: bytes, writer: _Writer) -> None:
                 writer.file(path, member.size, tar.extractfile(member), member.mode)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         if isinstance(exc, FileExistsError):
-            raise PackageRefused("duplicate", "a name repeats in the archive") from None
-        raise PackageRefused("corrupt", f"corrupt archive: {exc}") from None
+            raise PackageRefused("duplicate_member", "a name repeats in the archive") from None
+        raise PackageRefused("archive_invalid", f"corrupt archive: {exc}") from None
 
 
 def _extract_zip(data: bytes, writer: _Writer) -> None:
@@ -140,7 +140,7 @@ def _extract_zip(data: bytes, writer: _Writer) -> None:
                 with archive.open(info) as stream:
                     writer.file(path, info.file_size, stream, unix_mode)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise PackageRefused("corrupt", f"corrupt archive: {exc}") from None
+        raise PackageRefused("archive_invalid", f"corrupt archive: {exc}") from None
 
 
 def package_root(folder: Path) -> Path:
@@ -162,7 +162,7 @@ def git_export(url: str, ref: str, dest: Path, *, work: Path, limits: Limits, ti
     no system or user configuration, no prompts, no redirects, and only the
     protocols the URL's scheme needs; hooks never run in a bare fetch."""
     if not REF_RE.match(ref) or ".." in ref or ref.startswith("-"):
-        raise PackageRefused("bad_ref", f"{ref[:100]!r} is not a branch, tag or commit")
+        raise PackageRefused("git_ref", f"{ref[:100]!r} is not a branch, tag or commit")
     scheme = url.split(":", 1)[0].lower()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

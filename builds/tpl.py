@@ -46,12 +46,12 @@ def render_tpl_files(files: list[SourceFile], resources: Mapping[str, str]) -> l
         target = item.path[: -len(SUFFIX)]
         if target in names:
             raise PackageRefused(
-                "duplicate", f"{item.path} would render over {target}, which also exists"
+                "render_conflict", f"{item.path} would render over {target}, which also exists"
             )
         try:
             text = item.data.decode("utf-8")
         except UnicodeDecodeError:
-            raise PackageRefused("bad_template", f"{item.path} is not UTF-8 text") from None
+            raise PackageRefused("encoding", f"{item.path} is not UTF-8 text") from None
         rendered = render_text(text, resources, path=item.path)
         out.append(replace(item, path=target, data=rendered.encode("utf-8")))
     return out
