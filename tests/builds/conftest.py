@@ -11,5 +11,6 @@ def _builds_dir(settings: Any, tmp_path: Path) -> None:
     # Each test keeps its builds, uploads and sandboxes apart, and starts from the
     # build.sh defaults whatever this shell's environment holds.
     settings.BUILDS_DIR = tmp_path / "builds-data"
+    settings.MARKETS_DIR = tmp_path / "markets-data"
     settings.BUILD_RESOURCE_ENVIRONMENT = {}
     settings.BUILD_ALLOWED_HOSTS = []
