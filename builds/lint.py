@@ -19,8 +19,10 @@ namespaces, the RFC 2606 example domains) are always allowed.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 from typing import Any
 
 from market.package import SourceFile
@@ -56,6 +58,8 @@ HOST_RE = re.compile(
     + PUBLIC_TLDS
     + r"))(?![\w-]|\.[a-zA-Z0-9])"
 )
+# A line can hold a reference only if it holds one of these.
+CANDIDATE_RE = re.compile(r"://|image|FROM|\.(?:" + PUBLIC_TLDS + r")(?![\w-])")
 API_VERSION_RE = re.compile(r"^\s*[\"']?apiVersion[\"']?\s*:")
 # A YAML key that starts with a domain prefix: a Kubernetes label or annotation key.
 LABEL_KEY_RE = re.compile(r"^\s*(?:-\s+)?[\"']?[a-zA-Z0-9.-]+\.[a-z]{2,}/[\w.-]*[\"']?\s*:")
@@ -105,17 +109,28 @@ def _is_dockerfile(path: str) -> bool:
     return name.startswith(("Dockerfile", "Containerfile")) or name.endswith(".dockerfile")
 
 
-def scan_line(path: str, number: int, line: str) -> list[Finding]:
+def scan_line(
+    path: str, number: int, line: str, *, dockerfile: bool | None = None
+) -> list[Finding]:
+    """The host references of one line. Each kind of reference is looked for only
+    when a cheap substring test says it can be there: most lines hold none."""
     found: list[Finding] = []
     covered: list[tuple[int, int]] = []
-    for match in URL_RE.finditer(line):
-        covered.append(match.span())
-        if match.group(1).lower() == "file":
-            continue
-        host = _url_host(match.group(2))
-        if host:
-            found.append(Finding(path, number, host, "url", match.group(0)[:120]))
-    patterns = (IMAGE_RE, FROM_RE) if _is_dockerfile(path) else (IMAGE_RE,)
+    if "://" in line:
+        for match in URL_RE.finditer(line):
+            covered.append(match.span())
+            if match.group(1).lower() == "file":
+                continue
+            host = _url_host(match.group(2))
+            if host:
+                found.append(Finding(path, number, host, "url", match.group(0)[:120]))
+    if dockerfile is None:
+        dockerfile = _is_dockerfile(path)
+    patterns = []
+    if "image" in line:
+        patterns.append(IMAGE_RE)
+    if dockerfile and "FROM" in line:
+        patterns.append(FROM_RE)
     for pattern in patterns:
         image = pattern.match(line)
         if image and "://" not in image.group(1):
@@ -123,7 +138,7 @@ def scan_line(path: str, number: int, line: str) -> list[Finding]:
             host = image_host(image.group(1))
             if host:
                 found.append(Finding(path, number, host, "image", image.group(1)[:120]))
-    if API_VERSION_RE.match(line) or LABEL_KEY_RE.match(line):
+    if "." not in line or API_VERSION_RE.match(line) or LABEL_KEY_RE.match(line):
         return found
     for match in HOST_RE.finditer(line):
         start = match.start(1)
@@ -146,14 +161,28 @@ def is_text(data: bytes) -> bool:
     return True
 
 
+def scan_text(path: str, text: str) -> list[Finding]:
+    """The host references of one file. One pass of a cheap regular expression over
+    the whole text picks the lines that can hold one; only those are scanned."""
+    dockerfile = _is_dockerfile(path)
+    lines = text.split("\n")
+    # ends[i]: the offset just past line i+1's newline; a match at offset o is on
+    # line bisect_right(ends, o) + 1.
+    ends = list(accumulate(len(line) + 1 for line in lines))
+    candidates = sorted({bisect_right(ends, m.start()) for m in CANDIDATE_RE.finditer(text)})
+    findings: list[Finding] = []
+    for index in candidates:
+        line = lines[index].rstrip("\r")
+        findings.extend(scan_line(path, index + 1, line, dockerfile=dockerfile))
+    return findings
+
+
 def scan_files(files: Iterable[SourceFile]) -> list[Finding]:
     """Every host reference in the text files, in file and line order."""
     findings: list[Finding] = []
     for item in files:
-        if not is_text(item.data):
-            continue
-        for number, line in enumerate(item.data.decode("utf-8").splitlines(), start=1):
-            findings.extend(scan_line(item.path, number, line))
+        if is_text(item.data):
+            findings.extend(scan_text(item.path, item.data.decode("utf-8")))
     return findings
 
 
