@@ -7,6 +7,7 @@ import io
 import subprocess
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from builds.models import Build
@@ -35,7 +36,7 @@ spec:
         - name: fetch
           image: python:3.11-slim
           command: ["sh", "-c", "pip install -i https://pypi.org/simple requests && curl -fsSL https://raw.githubusercontent.com/acme/tools/main/setup.sh | sh"]
-"""
+"""  # noqa: E501 - a real-looking one-line shell command
 
 # The same template with every external address taken from the resource variables.
 TPL_TEMPLATE = """\
@@ -50,7 +51,7 @@ spec:
         - name: fetch
           image: ${SW_PYTHON3_IMAGE}
           command: ["sh", "-c", "pip install -i ${PYTHON_PIP} requests && curl -fsSL ${RAW_FILES_URL}/acme/tools/main/setup.sh | sh"]
-"""
+"""  # noqa: E501 - a real-looking one-line shell command
 
 INTRANET = {
     "SW_PYTHON3_IMAGE": "registry.corp.example.net/library/python:3.11-slim",
@@ -85,7 +86,7 @@ def tar_gz(folder: Path, *, prefix: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def tar_with(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+def tar_with(members: Sequence[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
     """A gzip tar built member by member, for hostile archives."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:

@@ -94,6 +94,6 @@ def test_demo_packages_name_no_public_host() -> None:
 def test_binary_files_are_skipped() -> None:
     files = [
         SourceFile("icon.png", b"\x89PNG\x00 https://pypi.org/simple"),
-        SourceFile("README.md", "https://pypi.org/simple\n".encode()),
+        SourceFile("README.md", b"https://pypi.org/simple\n"),
     ]
     assert [(f.file, f.line, f.host) for f in scan_files(files)] == [("README.md", 1, "pypi.org")]

@@ -33,5 +33,5 @@ def test_tpl_file_becomes_the_file_without_suffix() -> None:
 
 def test_rendering_over_an_existing_file_is_refused() -> None:
     files = [SourceFile("values.yaml", b"a: 1\n"), SourceFile("values.yaml.tpl", b"a: 2\n")]
-    with pytest.raises(PackageRefused, match="would render over values.yaml"):
+    with pytest.raises(PackageRefused, match=r"would render over values\.yaml"):
         render_tpl_files(files, {})
