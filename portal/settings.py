@@ -114,7 +114,12 @@ REDIS_URL = env_str("REDIS_URL")
 
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "portal.cache.TolerantRedisCache",
+            "LOCATION": REDIS_URL,
+            # Short timeouts: with Redis down a page waits half a second, not a minute.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
@@ -161,6 +166,27 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# --- workflows ----------------------------------------------------------------
+
+# A running operation's worker writes a heartbeat this often; one whose heartbeat
+# is older than the stale age is presumed dead, and the reaper resumes it (up to
+# the attempt limit, then fails it and undoes what it applied).
+WORKFLOW_HEARTBEAT_SECONDS = env_int("WORKFLOW_HEARTBEAT_SECONDS", 5, minimum=1)
+WORKFLOW_STALE_SECONDS = env_int("WORKFLOW_STALE_SECONDS", 60, minimum=2)
+WORKFLOW_MAX_ATTEMPTS = env_int("WORKFLOW_MAX_ATTEMPTS", 3, minimum=1)
+# Transient failures (target or storage unreachable) retry with exponential
+# backoff starting here, this many times, before the operation fails.
+WORKFLOW_RETRY_BACKOFF_SECONDS = env_int("WORKFLOW_RETRY_BACKOFF_SECONDS", 5, minimum=1)
+WORKFLOW_MAX_RETRIES = env_int("WORKFLOW_MAX_RETRIES", 5, minimum=0)
+# The queue operations are sent to: the default one, unless workflows get
+# dedicated workers (`celery -A portal worker -Q <name>`).
+WORKFLOW_QUEUE = env_str("WORKFLOW_QUEUE", "celery")
+CELERY_BEAT_SCHEDULE["operations-reap"] = {
+    "task": "market.tasks.operations_reap_task",
+    "schedule": env_int("WORKFLOW_REAP_INTERVAL_SECONDS", 30, minimum=1),
+    "options": {"queue": WORKFLOW_QUEUE},
+}
+
 # --- search -----------------------------------------------------------------
 
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
@@ -173,6 +199,13 @@ MARKETS_DIR = DATA_DIR / "markets"
 PACKAGE_CACHE_DIR = DATA_DIR / "package-cache"
 PACKAGE_CACHE_MAX_BYTES = env_int("PACKAGE_CACHE_MAX_BYTES", 2 * 1024**3, minimum=1024**2)
 GITOPS_DIR = DATA_DIR / "gitops"
+# Pushed after every commit when set; we must be the remote branch's only writer.
+GITOPS_REMOTE_URL = env_str("GITOPS_REMOTE_URL") or None
+# Fault tests only: the GitOps target sleeps this long between writing an
+# instance's files and committing them, so a test can kill the worker there.
+GITOPS_FAULT_PAUSE_BEFORE_COMMIT = float(env_str("OPSMARKET_FAULT_PAUSE_BEFORE_COMMIT") or 0)
+GITOPS_REMOTE_URL = env_str("GITOPS_REMOTE_URL") or None  # pushed after every commit when set
+GITOPS_FAULT_PAUSE_BEFORE_COMMIT = float(env_str("OPSMARKET_FAULT_PAUSE_BEFORE_COMMIT") or 0)
 
 # Package limits (SPEC section 2); settings so an operator can tighten them.
 PACKAGE_MAX_MEMBERS = env_int("PACKAGE_MAX_MEMBERS", 1000, minimum=1)

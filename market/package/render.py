@@ -104,7 +104,8 @@ def component_templates(package: Package) -> list[tuple[str | None, list[str]]]:
     return groups
 
 
-def _secret_strings(values: dict[str, Any], secret_paths: list[str]) -> list[str]:
+def secret_strings(values: dict[str, Any], secret_paths: list[str]) -> list[str]:
+    """Every secret value as a string, longest first: what masking must remove from text."""
     found: list[str] = []
 
     def walk(real: Any, masked: Any) -> None:
@@ -180,7 +181,7 @@ def render_templates(
     problems = schema_errors(package.values_schema, merged)
     if problems:
         raise ValuesInvalid(problems)
-    secrets = _secret_strings(merged, package.secret_paths())
+    secrets = secret_strings(merged, package.secret_paths())
     context = {
         "values": merged,
         "instance": instance.as_dict(),

@@ -17,6 +17,7 @@ from portal.services.errors import (
     NotFound,
     Refused,
     ServiceError,
+    Unavailable,
 )
 
 
@@ -79,10 +80,15 @@ _SERVICE_ERRORS: dict[type[ServiceError], type[exceptions.APIException]] = {
     NotFound: exceptions.NotFound,
     AlreadyExists: Conflict,
     Refused: Conflict,
+    Unavailable: ServiceUnavailable,
 }
 
 
 def _from_service_error(exc: ServiceError) -> exceptions.APIException:
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors:
+        # Every problem, not only the first: {"detail": "...", "fields": {"values": [...]}}
+        return InvalidInput({"values": [str(e) for e in errors]})
     for kind in type(exc).__mro__:
         if kind in _SERVICE_ERRORS:
             return _SERVICE_ERRORS[kind](exc.message)
@@ -105,7 +111,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = exc.get_codes()
     if not isinstance(code, str):
         code = "invalid"
-    line, fields = _one_line(response.data)
+    data = response.data
+    if isinstance(data, dict) and list(data) == ["detail"]:
+        data = data["detail"]  # DRF's wrapping of a plain message, not a field named detail
+    line, fields = _one_line(data)
     body: dict[str, Any] = {"error": code, "detail": line}
     if fields is not None:
         body["fields"] = fields

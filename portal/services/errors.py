@@ -46,3 +46,10 @@ class NotFound(ServiceError):
     """The object named in the request does not exist (or is not the caller's to see)."""
 
     code = "not_found"
+
+
+class Unavailable(ServiceError):
+    """A service the change needs (the task queue, a market's storage) is down:
+    nothing was written, try again later."""
+
+    code = "unavailable"

@@ -1,0 +1,86 @@
+"""The dry run of an upgrade: what would change, shown before anything is queued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from market.models import Instance
+from market.package.render import (
+    InstanceContext,
+    RenderError,
+    merged_values,
+    render_templates,
+    secret_strings,
+)
+from market.package.secrets import mask_secrets
+from market.selectors.instances import manifests_diff, unified, values_yaml
+from market.services.instances import _upgrade_target, package_for, require_operator
+from market.workflow.manifests import mask_text, target_paths
+from market.workflow.steps import render_resources
+from portal.actors import Actor
+from portal.services.errors import Invalid
+
+
+@dataclass
+class UpgradePreview:
+    from_version: str
+    to_version: str
+    values_diff: str
+    manifests_diff: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": True,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "values_diff": self.values_diff,
+            "manifests_diff": self.manifests_diff,
+        }
+
+
+def instance_upgrade_preview(
+    *,
+    actor: Actor,
+    instance: Instance,
+    version: str | None = None,
+    values: Any = None,
+    reuse_values: bool = True,
+) -> UpgradePreview:
+    """Render the upgrade as the engine would and diff it against the current
+    revision. Both sides are masked: a secret never shows, even in a diff."""
+    require_operator(actor, instance.namespace)
+    target, new_values = _upgrade_target(
+        instance=instance, version=version, values=values, reuse_values=reuse_values
+    )
+    current = instance.current_revision
+    assert current is not None  # _upgrade_target refuses instances without one
+    package = package_for(target)
+    try:
+        rendered = render_templates(
+            package,
+            values=new_values,
+            instance=InstanceContext(
+                name=instance.name, namespace=instance.namespace.name, revision=current.number + 1
+            ),
+            resources=render_resources(),
+        )
+    except RenderError as exc:
+        raise Invalid(f"{target.app.name} {target.version} does not render: {exc}") from None
+    merged = merged_values(package, new_values)
+    paths = package.secret_paths()
+    secrets = secret_strings(merged, paths)
+    manifests = {p: mask_text(t, secrets) for p, t in target_paths(rendered).items()}
+    return UpgradePreview(
+        from_version=current.app_version,
+        to_version=target.version,
+        values_diff=unified(
+            values_yaml(current.values_masked),
+            values_yaml(mask_secrets(merged, paths)),
+            f"r{current.number}",
+            "upgrade",
+        ),
+        manifests_diff=manifests_diff(
+            current.manifests_masked, manifests, f"r{current.number}", "upgrade"
+        ),
+    )
