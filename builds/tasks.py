@@ -20,3 +20,12 @@ def build_run_task(build_id: int) -> None:
         return
     build = Build.objects.select_related("publish_market", "created_by").get(pk=build_id)
     build_execute(build=build)
+
+
+@shared_task(ignore_result=True)
+def builds_repair_task() -> None:
+    """Periodic: a build whose message was lost stays queued, one whose worker died
+    stays running. Queue the first again; fail the second."""
+    from builds.services.execute import builds_repair
+
+    builds_repair()

@@ -255,6 +255,14 @@ BUILD_ALLOWED_HOSTS = env_list("BUILD_ALLOWED_HOSTS")
 # (a private address) needs this on.
 BUILD_GIT_ALLOW_PRIVATE_NETWORK = env_bool("BUILD_GIT_ALLOW_PRIVATE_NETWORK", False)
 BUILD_GIT_TIMEOUT_SECONDS = env_int("BUILD_GIT_TIMEOUT_SECONDS", 300, minimum=1)
+# The repair task re-queues builds queued this long (a lost message) and fails
+# builds running this long (a lost worker).
+BUILD_REQUEUE_AFTER_SECONDS = env_int("BUILD_REQUEUE_AFTER_SECONDS", 600, minimum=10)
+BUILD_TIMEOUT_SECONDS = env_int("BUILD_TIMEOUT_SECONDS", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["builds-repair"] = {
+    "task": "builds.tasks.builds_repair_task",
+    "schedule": env_int("BUILD_REPAIR_INTERVAL_SECONDS", 300, minimum=10),
+}
 # An offline bundle holds many packages: its own, larger limits.
 BUNDLE_MAX_MEMBERS = env_int("BUNDLE_MAX_MEMBERS", 20000, minimum=1)
 BUNDLE_MAX_TOTAL_BYTES = env_int("BUNDLE_MAX_TOTAL_BYTES", 4 * 1024**3, minimum=1)

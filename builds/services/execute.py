@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,35 @@ def build_execute(*, build: Build) -> None:
         state=Build.State.SUCCEEDED, finished_at=timezone.now()
     )
     rec.line("build succeeded")
+
+
+def builds_repair(*, now: datetime | None = None) -> tuple[int, int]:
+    """Re-queue builds queued for longer than BUILD_REQUEUE_AFTER_SECONDS (the task
+    claims by compare-and-set, so a build queued twice still runs once) and fail
+    builds running for longer than BUILD_TIMEOUT_SECONDS. Returns (requeued, failed)."""
+    from django.conf import settings
+
+    from builds.tasks import build_run_task
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.BUILD_REQUEUE_AFTER_SECONDS)
+    queued = list(
+        Build.objects.filter(state=Build.State.QUEUED, created_at__lt=stale).values_list(
+            "pk", flat=True
+        )
+    )
+    for build_id in queued:
+        build_run_task.delay(build_id)
+    lost = now - timedelta(seconds=settings.BUILD_TIMEOUT_SECONDS)
+    failed = 0
+    for build in Build.objects.filter(state=Build.State.RUNNING, started_at__lt=lost):
+        # Compare-and-set: a build that finished meanwhile keeps its state.
+        if Build.objects.filter(pk=build.pk, state=Build.State.RUNNING).update(
+            state=Build.State.FAILED,
+            error="the worker running this build was lost; start it again",
+            finished_at=now,
+        ):
+            failed += 1
+            if build.upload:
+                (builds_dir() / "uploads" / build.upload).unlink(missing_ok=True)
+    return len(queued), failed

@@ -251,3 +251,61 @@ def test_zip_sources_build_too(tmp_path: Path, operator: Any) -> None:
 
     assert build.state == Build.State.SUCCEEDED, build.error
     assert (build.app_name, build.app_version) == ("mirror-test", "1.0.0")
+
+
+def test_repair_requeues_lost_messages_and_fails_lost_workers(
+    tmp_path: Path, operator: Any, monkeypatch: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from builds import tasks
+    from builds.services.execute import builds_repair
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.build_run_task, "delay", queued.append)
+    old = timezone.now() - timedelta(hours=2)
+    lost = start(operator, tar_gz(write_source(tmp_path)))
+    running = start(operator, tar_gz(write_source(tmp_path)))
+    fresh = start(operator, tar_gz(write_source(tmp_path)))
+    Build.objects.filter(pk=lost.pk).update(created_at=old)
+    Build.objects.filter(pk=running.pk).update(state="running", started_at=old)
+
+    assert builds_repair() == (1, 1)
+
+    assert queued == [lost.pk]
+    running.refresh_from_db()
+    assert running.state == "failed" and "worker" in running.error
+    assert not (settings.BUILDS_DIR / "uploads" / running.upload).exists()
+    fresh.refresh_from_db()
+    assert fresh.state == "queued"
+
+
+def test_build_publishes_to_a_writable_market(tmp_path: Path, operator: Any, intranet: Any) -> None:
+    from market.models import AppVersion
+    from market.services.sync import market_sync
+    from tests.market.helpers import local_market
+
+    market = local_market(tmp_path, "intranet-apps")
+    market.publishers.add(operator.memberships.get().team)
+    source = write_source(tmp_path, files={"templates/deploy.yaml.tpl": TPL_TEMPLATE})
+
+    build = run_build(
+        start(operator, tar_gz(source), profile_name="intranet", publish_market="intranet-apps")
+    )
+
+    assert build.state == Build.State.SUCCEEDED, build.error
+    assert build.published
+    market_sync(market=market)
+    row = AppVersion.objects.get(app__market=market, app__name="mirror-test")
+    assert row.digest == build.digest
+
+
+def test_publishing_needs_the_right_to_publish(tmp_path: Path, operator: Any) -> None:
+    from tests.market.helpers import local_market
+
+    local_market(tmp_path, "closed")
+    with pytest.raises(Forbidden, match="may not publish to closed"):
+        start(operator, tar_gz(write_source(tmp_path)), publish_market="closed")
+    assert not Build.objects.exists()
