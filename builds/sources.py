@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -154,13 +155,23 @@ def package_root(folder: Path) -> Path:
     raise PackageRefused("source_invalid", "no manifest.yaml at the top of the source")
 
 
-def git_export(url: str, ref: str, dest: Path, *, work: Path, limits: Limits, timeout: int) -> str:
+def git_export(
+    url: str,
+    ref: str,
+    dest: Path,
+    *,
+    work: Path,
+    limits: Limits,
+    timeout: int,
+    config: Sequence[str] = (),
+) -> str:
     """Fetch ``ref`` of ``url`` into a bare repository under ``work``, unpack that
     commit's tree into ``dest`` and return the commit sha.
 
-    The URL was checked by the caller (scheme, network guard). Here git runs with
-    no system or user configuration, no prompts, no redirects, and only the
-    protocols the URL's scheme needs; hooks never run in a bare fetch."""
+    The URL was checked by the caller (scheme, network guard), which passes in
+    ``config`` the ``http.curloptResolve`` pins of the addresses it checked. Here
+    git runs with no system or user configuration, no prompts, no redirects, and
+    only the protocols the URL's scheme needs; hooks never run in a bare fetch."""
     if not REF_RE.match(ref) or ".." in ref or ref.startswith("-"):
         raise PackageRefused("git_ref", f"{ref[:100]!r} is not a branch, tag or commit")
     scheme = url.split(":", 1)[0].lower()
@@ -189,6 +200,7 @@ def git_export(url: str, ref: str, dest: Path, *, work: Path, limits: Limits, ti
                     "http.followRedirects=false",
                     "-c",
                     "protocol.file.allow=always",
+                    *(item for setting in config for item in ("-c", setting)),
                     *args,
                 ],
                 cwd=work,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Value
@@ -24,9 +26,10 @@ from builds.pipeline import LintOutcome, make_preparer
 from builds.services.builds import builds_dir, resources_of, sandbox_create, sandbox_remove
 from builds.sources import extract_archive, git_export, package_root
 from market.index import VersionConflict
+from market.netguard import resolve_checked
 from market.package import Limits, PackageRefused, build_package
 from market.services.publish import package_publish
-from market.storage.base import StorageError
+from market.storage.base import StorageError, UnsafeLocation
 from portal.actors import Actor
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,7 @@ def _fetch(build: Build, sandbox: Path, rec: BuildRecorder, limits: Limits) -> P
             work=sandbox,
             limits=limits,
             timeout=_git_timeout(),
+            config=git_address_pins(build.source),
         )
         Build.objects.filter(pk=build.pk).update(commit_sha=sha)
         build.commit_sha = sha
@@ -84,6 +88,29 @@ def _fetch(build: Build, sandbox: Path, rec: BuildRecorder, limits: Limits) -> P
         extract_archive(data, source, limits=limits, filename=build.source)
         rec.finish(message="source unpacked")
     return package_root(source)
+
+
+def git_address_pins(url: str) -> list[str]:
+    """For an http(s) URL: resolve the host now, refuse it if any address breaks the
+    network guard, and pin git's connections to those addresses
+    (``http.curloptResolve``), so a DNS answer that changes between this check and
+    git's own lookup (rebinding) cannot send git elsewhere."""
+    from django.conf import settings
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return []
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolve_checked(
+            parts.hostname, port, allow_private=settings.BUILD_GIT_ALLOW_PRIVATE_NETWORK
+        )
+    except socket.gaierror as exc:
+        raise PackageRefused("git_failed", f"cannot resolve {parts.hostname}: {exc}") from None
+    except UnsafeLocation as exc:
+        raise PackageRefused("git_failed", str(exc)) from None
+    shown = [f"[{a}]" if ":" in a else a for a in addresses]
+    return [f"http.curloptResolve={parts.hostname}:{port}:{','.join(shown)}"]
 
 
 def _git_timeout() -> int:

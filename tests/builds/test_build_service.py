@@ -12,7 +12,7 @@ import pytest
 from builds.models import Build
 from builds.services.builds import build_archive_path, build_create
 from builds.services.profiles import profile_create
-from market.package import read_package
+from market.package import PackageRefused, read_package
 from portal.actors import Actor
 from portal.models import AuditEvent, Role
 from portal.services.errors import Forbidden, Invalid
@@ -309,3 +309,16 @@ def test_publishing_needs_the_right_to_publish(tmp_path: Path, operator: Any) ->
     with pytest.raises(Forbidden, match="may not publish to closed"):
         start(operator, tar_gz(write_source(tmp_path)), publish_market="closed")
     assert not Build.objects.exists()
+
+
+def test_git_over_http_is_pinned_to_the_checked_addresses(settings: Any) -> None:
+    from builds.services.execute import git_address_pins
+
+    settings.BUILD_GIT_ALLOW_PRIVATE_NETWORK = True
+    assert git_address_pins("https://127.0.0.1:8443/r.git") == [
+        "http.curloptResolve=127.0.0.1:8443:127.0.0.1"
+    ]
+    assert git_address_pins("file:///srv/r") == []
+    settings.BUILD_GIT_ALLOW_PRIVATE_NETWORK = False
+    with pytest.raises(PackageRefused, match="loopback"):
+        git_address_pins("http://127.0.0.1/r.git")

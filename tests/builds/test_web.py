@@ -152,3 +152,23 @@ def test_bad_profile_input_is_refused(staff_user: Any) -> None:
     assert response.status_code == 400
     assert "is not a host name" in response.content.decode()
     assert not ResourceProfile.objects.exists()
+
+
+def test_admin_console_saves_profiles_through_the_service(staff_user: Any) -> None:
+    client = client_for(staff_user)
+
+    response = client.post(
+        "/admin/builds/resourceprofile/add/",
+        {
+            "name": "dc2",
+            "description": "Second data centre",
+            "values": '{"GOPROXY": "https://goproxy.dc2.corp"}',
+            "allowed_hosts": '["*.dc2.corp"]',
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    profile = ResourceProfile.objects.get(name="dc2")
+    assert profile.values == {"GOPROXY": "https://goproxy.dc2.corp"}
+    event = AuditEvent.objects.get(action="resource_profile.create")
+    assert event.target_id == str(profile.pk) and event.via == "admin"
