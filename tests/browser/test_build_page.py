@@ -44,6 +44,7 @@ def test_build_from_the_form_and_follow_it_live(page: Page, tmp_path: Path, sett
     errors.clear()
 
     page.goto("/builds/new/")
+    screenshot(page, "build-new")
     page.set_input_files("input[name=archive]", str(archive))
     page.select_option("select[name=profile]", "intranet")
     page.fill("textarea[name=overrides]", "NPM_REGISTRY_URL=https://npm.corp.example.net")
