@@ -54,6 +54,8 @@ SMOKE_MODULES = (
     "tests/market/test_cache.py",
     "tests/market/test_web_catalogue.py",
     "tests/market/test_web_publish.py",
+    "tests/workflow/test_engine.py",
+    "tests/workflow/test_api.py",
 )
 
 
