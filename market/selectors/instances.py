@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from market.models import App, Instance, Operation, Revision
