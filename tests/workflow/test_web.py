@@ -20,6 +20,7 @@ from portal.models import AuditEvent, Role
 from tests.factories import make_namespace, make_team, make_user
 from tests.market.test_values_form import browser_post
 from tests.workflow.conftest import commit_subjects
+from tests.workflow.test_redis_down import private_redis  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("gitops_repo")]
 
@@ -45,7 +46,7 @@ def page_form(html: str) -> str:
     """The page's main form: the one without an action attribute, or the install form."""
     if 'action="/instances/new/"' in html:
         return form_html(html, "/instances/new/")
-    start = html.index('<form method="post" class="form upgrade-form"')
+    start = html.rindex("<form", 0, html.index('class="form upgrade-form"'))
     return html[start : html.index("</form>", start)]
 
 
@@ -186,6 +187,44 @@ def test_a_bad_instance_name_or_a_taken_one_is_an_error_on_the_form(
         taken.content.decode(), "name"
     )
     assert Instance.objects.count() == 2
+
+
+def test_hostile_input_is_refused_and_shown_escaped(
+    apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    client = client_for(operator)
+    hostile = "<script>alert(1)</script>"
+
+    named = install_through_form(client, name=hostile)
+    no_app = client.get("/instances/new/?market=apps&app=%3Cx%3E")
+    no_market = client.get("/instances/new/?market=nowhere&app=web-app")
+    odd_version = client.get("/instances/new/?market=apps&app=web-app&version=9.9.9")
+    bad_namespace = install_through_form(client, namespace="../../etc")
+
+    assert named.status_code == 400
+    assert hostile not in named.content.decode() and "&lt;script&gt;" in named.content.decode()
+    assert no_app.status_code == no_market.status_code == 404
+    assert odd_version.status_code == 200  # the latest is offered instead
+    assert re.search(r'<option value="1.2.0" selected>', odd_version.content.decode())
+    assert bad_namespace.status_code == 404
+    assert Instance.objects.count() == 0
+
+
+@pytest.mark.services
+def test_with_the_queue_down_the_install_form_says_so_and_writes_nothing(
+    request: pytest.FixtureRequest, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    redis_server = request.getfixturevalue("private_redis")
+    client = client_for(operator)
+    page = client.get(INSTALL).content.decode()
+    redis_server.kill()
+    redis_server.wait()
+
+    response = client.post("/instances/new/", browser_post(form_html(page, "/instances/new/")))
+
+    assert response.status_code == 503
+    assert "task queue is unreachable" in text(response)
+    assert Instance.objects.count() == 0 and Operation.objects.count() == 0
 
 
 def test_load_version_shows_that_versions_editor_and_installs_nothing(

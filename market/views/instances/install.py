@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 
 from market.forms import InstallForm, InstanceNamespaceForm
@@ -50,6 +50,8 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
     params: QueryDict = request.POST if request.method == "POST" else request.GET
     app = app_get(market=params.get("market", ""), name=params.get("app", ""))
     versions = app_versions(market=app.market, app=app.name)
+    if not versions:
+        raise Http404("This app has no versions to install.")
     namespaces = list(installable_namespaces(user=request.user).values_list("name", flat=True))
     wanted = params.get("version") or app.latest
     chosen = _pick(versions, wanted)
