@@ -80,7 +80,7 @@ test-smoke:
 bench:
 	@scripts/services.sh up; \
 	eval "$$(scripts/services.sh env)"; \
-	shopt -s nullglob; scripts=(bench/[!_]*.py); \
+	shopt -s nullglob; scripts=(bench/[a-z]*.py); \
 	if (( $${#scripts[@]} == 0 )); then echo "==> no bench/*.py scripts yet"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do \
 		echo "==> $$script"; \

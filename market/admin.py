@@ -4,7 +4,9 @@ Namespaces are saved through their services. Markets are added with
 `market_add` or the API (the storage probe needs to run), removed through
 market_remove, and otherwise edited only in the fields that need no probe;
 the catalogue (apps, versions, docs, sync jobs) is what syncs wrote and is
-read-only here."""
+read-only here. So are instances, revisions and operations: they change only
+through the workflow services, and their encrypted values and manifests are
+never shown (the masked copies are)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from market.models import App, AppDoc, AppVersion, Market, Namespace, SyncJob
+from market.models import (
+    App,
+    AppDoc,
+    AppVersion,
+    Instance,
+    Market,
+    Namespace,
+    Operation,
+    OperationStep,
+    Revision,
+    SyncJob,
+)
 from market.services.markets import market_remove
 from market.services.namespaces import namespace_create, namespace_delete, namespace_update
 from portal.admin import AuditedAdmin, admin_actor
@@ -161,3 +174,89 @@ class SyncJobAdmin(ReadOnlyAdmin):
     search_fields = ("market__name", "requested_by", "error")
     date_hierarchy = "created_at"
     list_select_related = ("market",)
+
+
+@admin.register(Instance)
+class InstanceAdmin(ReadOnlyAdmin):
+    list_display = ("name", "namespace", "app_name", "version", "status", "updated_at")
+    list_filter = ("status", "market", "namespace__team")
+    search_fields = ("name", "namespace__name", "app_name", "status_message")
+    list_select_related = ("namespace", "market")
+    date_hierarchy = "updated_at"
+    fields = (
+        "namespace",
+        "name",
+        "market",
+        "app_name",
+        "version",
+        "status",
+        "status_message",
+        "current_revision",
+        "depends_on",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+
+
+@admin.register(Revision)
+class RevisionAdmin(ReadOnlyAdmin):
+    list_display = ("instance", "number", "app_version", "commit", "created_at")
+    list_filter = ("instance__namespace",)
+    search_fields = ("instance__name", "instance__namespace__name", "app_version", "commit")
+    list_select_related = ("instance", "instance__namespace")
+    # values_encrypted and manifests_encrypted hold the secrets: left out on purpose.
+    fields = (
+        "instance",
+        "number",
+        "app_version",
+        "archive_digest",
+        "values_masked",
+        "manifests_masked",
+        "manifests_digest",
+        "secret_paths",
+        "operation",
+        "commit",
+        "created_at",
+    )
+
+
+class OperationStepInline(admin.TabularInline):
+    model = OperationStep
+    fields = ("position", "name", "state", "started_at", "finished_at", "message", "log")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Operation)
+class OperationAdmin(ReadOnlyAdmin):
+    inlines = [OperationStepInline]
+    list_display = ("id", "instance", "kind", "state", "requested_by", "created_at", "attempt")
+    list_filter = ("kind", "state")
+    search_fields = ("instance__name", "instance__namespace__name", "requested_by", "error")
+    list_select_related = ("instance", "instance__namespace")
+    date_hierarchy = "created_at"
+    # values_encrypted holds the user's values, secrets included, and the engine's
+    # context the encrypted outputs of its steps: both left out on purpose.
+    fields = (
+        "instance",
+        "kind",
+        "state",
+        "requested_by",
+        "params",
+        "from_revision",
+        "result_revision",
+        "attempt",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    )

@@ -40,7 +40,7 @@ ERR = OpenApiResponse(ErrorSerializer)
 class StepOutput(serializers.ModelSerializer):
     class Meta:
         model = OperationStep
-        fields = ["name", "state", "started_at", "finished_at", "message"]
+        fields = ["name", "state", "started_at", "finished_at", "message", "log"]
 
 
 class OperationOutput(serializers.ModelSerializer):

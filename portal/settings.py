@@ -223,6 +223,56 @@ PACKAGE_MAX_ARCHIVE_BYTES = env_int("PACKAGE_MAX_ARCHIVE_BYTES", 50 * 1024**2, m
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 
+# --- intranet builds (SPEC section 7) ------------------------------------------
+
+BUILDS_DIR = DATA_DIR / "builds"
+# Resource variables: the environment variables of SREWorks' build.sh. The
+# defaults are build.sh's own (NPM_REGISTRY_URL has none there: the public npm
+# registry); public addresses, so a strict build never allows them implicitly.
+# Precedence: default < environment < profile < one build's overrides.
+BUILD_RESOURCE_DEFAULTS: dict[str, str] = {
+    "SW_PYTHON3_IMAGE": "python:3.9.12-alpine",
+    "MIGRATE_IMAGE": "migrate/migrate",
+    "MAVEN_IMAGE": "maven:3.8.3-adoptopenjdk-11",
+    "GOLANG_IMAGE": "golang:alpine",
+    "GOLANG_BUILD_IMAGE": "golang:1.16",
+    "DISTROLESS_IMAGE": (
+        "sreworks-registry.cn-beijing.cr.aliyuncs.com/mirror/distroless-static:nonroot"
+    ),
+    "APK_REPO_DOMAIN": "mirrors.tuna.tsinghua.edu.cn",
+    "PYTHON_PIP": "http://mirrors.aliyun.com/pypi/simple",
+    "GOPROXY": "https://goproxy.cn",
+    "MAVEN_SETTINGS_XML": "https://sreworks.oss-cn-beijing.aliyuncs.com/resource/settings.xml",
+    "HELM_BIN_URL": "https://abm-storage.oss-cn-zhangjiakou.aliyuncs.com/lib/helm",
+    "KUSTOMIZE_BIN_URL": "https://abm-storage.oss-cn-zhangjiakou.aliyuncs.com/lib/kustomize",
+    "MINIO_CLIENT_URL": "https://sreworks.oss-cn-beijing.aliyuncs.com/bin/mc-linux-amd64",
+    "SREWORKS_BUILTIN_PACKAGE_URL": "https://sreworks.oss-cn-beijing.aliyuncs.com/packages",
+    "NPM_REGISTRY_URL": "https://registry.npmjs.org",
+}
+# The ones set in this process's environment (an empty value counts as unset).
+BUILD_RESOURCE_ENVIRONMENT: dict[str, str] = {
+    name: env_str(name) for name in BUILD_RESOURCE_DEFAULTS if env_str(name).strip()
+}
+# Hosts every strict build may name, besides those of its resource values (other
+# than build.sh defaults) and of its profile's list. Comma-separated;
+# "*.corp.example" matches subdomains.
+BUILD_ALLOWED_HOSTS = env_list("BUILD_ALLOWED_HOSTS")
+# Git sources over http(s) pass the market network guard; an intranet git server
+# (a private address) needs this on.
+BUILD_GIT_ALLOW_PRIVATE_NETWORK = env_bool("BUILD_GIT_ALLOW_PRIVATE_NETWORK", False)
+BUILD_GIT_TIMEOUT_SECONDS = env_int("BUILD_GIT_TIMEOUT_SECONDS", 300, minimum=1)
+# The repair task re-queues builds queued this long (a lost message) and fails
+# builds running this long (a lost worker).
+BUILD_REQUEUE_AFTER_SECONDS = env_int("BUILD_REQUEUE_AFTER_SECONDS", 600, minimum=10)
+BUILD_TIMEOUT_SECONDS = env_int("BUILD_TIMEOUT_SECONDS", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["builds-repair"] = {
+    "task": "builds.tasks.builds_repair_task",
+    "schedule": env_int("BUILD_REPAIR_INTERVAL_SECONDS", 300, minimum=10),
+}
+# An offline bundle holds many packages: its own, larger limits.
+BUNDLE_MAX_MEMBERS = env_int("BUNDLE_MAX_MEMBERS", 20000, minimum=1)
+BUNDLE_MAX_TOTAL_BYTES = env_int("BUNDLE_MAX_TOTAL_BYTES", 4 * 1024**3, minimum=1)
+
 # Key for secrets stored in the database (portal/crypto.py); derived from
 # SECRET_KEY when unset. Production should set its own Fernet key.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")

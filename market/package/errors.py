@@ -38,6 +38,13 @@ REFUSAL_CODES: dict[str, str] = {
     "icon_invalid": "icon.png is not a PNG or icon.svg is not SVG text",
     "source_invalid": "a build source folder is missing or has no manifest.yaml",
     "special_file": "a build source folder holds a device, FIFO or socket",
+    # Source builds (the builds app).
+    "archive_invalid": "an uploaded source or bundle is not a readable gzip tar or zip",
+    "git_ref": "a git ref is not a branch, tag or commit name",
+    "git_failed": "fetching the git source failed",
+    "unknown_variable": "a *.tpl file names a variable the resource profile does not define",
+    "render_conflict": "a rendered *.tpl file would replace a file of the source",
+    "host_not_allowed": "a strict build names hosts the resource profile does not allow",
 }
 
 # Refusals an HTTP API reports as 413 Payload Too Large rather than 400.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
@@ -71,9 +72,7 @@ def operation_get(*, user: AnyUser, operation_id: str) -> Operation:
             team_field="instance__namespace__team",
             pk=operation_id,
         )
-    except (ValueError, Exception) as exc:  # a malformed uuid is just not found
-        if isinstance(exc, Http404):
-            raise
+    except (ValueError, ValidationError):  # a malformed uuid is just not found
         raise Http404("No such operation.") from None
 
 

@@ -68,6 +68,11 @@ class DeployTarget(Protocol):
         """The reference recorded for ``operation_id``, or None if it was never applied."""
         ...
 
+    def repair(self) -> None:
+        """Drop whatever a writer killed half-way left behind (a no-op where a
+        change is atomic)."""
+        ...
+
     def read(self, namespace: str, instance: str) -> dict[str, str]:
         """The manifests the target holds for the instance (relative path -> text)."""
         ...

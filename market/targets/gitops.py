@@ -155,6 +155,13 @@ class GitOpsTarget:
             return None
         return self._find_commit(operation_id)
 
+    def repair(self) -> None:
+        """Put the working tree back to HEAD: what a writer killed before its commit
+        left there is dropped. Every write does this first; the engine calls it when
+        it fails an operation whose apply never committed."""
+        with self._locked():
+            self._prepare()
+
     def read(self, namespace: str, instance: str) -> dict[str, str]:
         """The files committed at ``HEAD`` under ``<namespace>/<instance>/``, by path
         relative to that folder. Read from git objects, so a writer's half-written

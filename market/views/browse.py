@@ -31,6 +31,8 @@ from market.selectors.catalogue import (
     market_names,
 )
 from market.services.publish import can_publish
+from portal.models import Role
+from portal.permissions import teams_with_role
 
 ICON_TYPES = frozenset({"image/svg+xml", "image/png"})
 # An SVG is a document that may carry script: served on its own it must not run any.
@@ -166,6 +168,7 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
         "docs": [{"doc": d, "url": docs_url(doc_slug(d.path))} for d in docs],
         "offers": list(app_offers(name=found.name)),
         "can_publish": can_publish(request.user, found.market),
+        "can_install": teams_with_role(request.user, Role.OPERATOR).exists(),
         "active_tab": "versions" if asked else "readme",
     }
     return render(request, "market/app_detail.html", context)

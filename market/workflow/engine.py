@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, TextField, Value
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from market.models import (
@@ -146,20 +146,36 @@ def _run_steps(run: Run) -> None:
             _succeed(run, step)
             return
         OperationStep.objects.filter(pk=step.pk).update(
-            state=StepState.RUNNING, started_at=timezone.now(), message=""
+            state=StepState.RUNNING,
+            started_at=timezone.now(),
+            message="",
+            log=_log_line(f"attempt {run.operation.attempt}: started"),
         )
         try:
             message = STEP_FUNCTIONS[step.name](run)
         except StepTransient as exc:
-            OperationStep.objects.filter(pk=step.pk).update(message=f"retrying: {exc}"[:1000])
+            OperationStep.objects.filter(pk=step.pk).update(
+                message=f"retrying: {exc}"[:1000], log=_log_line(f"retrying: {exc}")
+            )
             raise
         except StepFailed as exc:
+            OperationStep.objects.filter(pk=step.pk).update(log=_log_line(f"failed: {exc}"))
             _fail(run, step.name, str(exc))
             return
         _save_context(run)
         OperationStep.objects.filter(pk=step.pk).update(
-            state=StepState.SUCCEEDED, finished_at=timezone.now(), message=message[:1000]
+            state=StepState.SUCCEEDED,
+            finished_at=timezone.now(),
+            message=message[:1000],
+            log=_log_line(message),
         )
+
+
+def _log_line(text: str) -> Concat:
+    """Append one timestamped line to the step's log, in the database (a redelivered
+    attempt adds to what the dead one wrote)."""
+    stamp = timezone.now().strftime("%H:%M:%S")
+    return Concat(F("log"), Value(f"{stamp} {text[:1000]}\n"), output_field=TextField())
 
 
 def _succeed(run: Run, step: OperationStep) -> None:
@@ -239,6 +255,7 @@ def _undo(run: Run) -> tuple[str, str, bool]:
     previous = operation.from_revision
     intact = previous is not None
     if target.find(str(operation.pk)) is None:
+        target.repair()  # files a killed apply wrote but never committed
         return OperationState.FAILED, "nothing was applied", intact
     if operation.kind == OperationKind.UNINSTALL:
         return OperationState.FAILED, "its files were already removed", False

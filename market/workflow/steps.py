@@ -53,6 +53,8 @@ class Run:
     operation: Operation
     instance: Instance
     context: dict[str, Any]
+    # The package read once per attempt: fetch, validate and render all need it.
+    _package: Package | None = None
 
     @property
     def kind(self) -> str:
@@ -92,6 +94,11 @@ class Run:
         return row
 
     def package(self) -> Package:
+        if self._package is None:
+            self._package = self._read_package()
+        return self._package
+
+    def _read_package(self) -> Package:
         try:
             data = package_fetch(version=self.app_version())
         except ArchiveMismatch as exc:

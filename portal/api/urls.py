@@ -31,4 +31,5 @@ urlpatterns = [
     path("tokens/<int:token_id>/", tokens_api.TokenDetailView.as_view(), name="api-token-detail"),
     path("", include("market.urls_api")),
     path("", include("search.urls_api")),
+    path("", include("builds.urls_api")),
 ]

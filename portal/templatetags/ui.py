@@ -550,7 +550,10 @@ def diff_block(diff: Any, title: str = "", copy: bool = True) -> dict[str, Any]:
 
 @register.inclusion_tag("components/step-timeline.html")
 def step_timeline(
-    steps: Iterable[Any], poll_url: str = "", id: str = "step-timeline"
+    steps: Iterable[Any],
+    poll_url: str = "",
+    id: str = "step-timeline",
+    active: bool | None = None,
 ) -> dict[str, Any]:
     items = []
     for step in steps or []:
@@ -571,7 +574,9 @@ def step_timeline(
                 "message": _lookup(step, "message", "") or "",
             }
         )
-    in_progress = any(item["status"]["live"] for item in items)
+    # A queued operation, or one between two steps, has no live step: the caller who
+    # knows the operation's state says so with ``active``.
+    in_progress = any(item["status"]["live"] for item in items) if active is None else active
     return {"id": id, "steps": items, "poll_url": poll_url if in_progress else ""}
 
 

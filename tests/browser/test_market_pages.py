@@ -112,7 +112,11 @@ def test_browse_the_demo_market_and_publish_through_the_form(operator) -> None:
     readme = page.locator("#app-readme")
     expect(readme).to_be_visible()
     expect(readme.locator("h2").first).to_be_visible()
-    expect(page.get_by_role("button", name="Install")).to_be_disabled()
+    expect(page.get_by_role("link", name="Install", exact=True)).to_have_attribute(
+        "href",
+        "/instances/new/?market=demo&app=log-analyzer&version="
+        + App.objects.get(market__name="demo", name="log-analyzer").latest,
+    )
     assert icons_loaded(page)
     shots(page, "app-readme")
 

@@ -265,12 +265,13 @@ def test_command_refuses_a_symlinked_source_and_writes_nothing(
     assert not out.exists() or not any(out.iterdir())
 
 
-@pytest.mark.parametrize("flags", [["--profile", "intranet"], ["--strict"]])
-def test_command_says_profiles_are_not_available_yet(
-    source: Path, tmp_path: Path, flags: list[str]
-) -> None:
-    with pytest.raises(CommandError, match="resource profiles are not available yet") as caught:
-        call_command("package_build", str(source), "-o", str(tmp_path / "out"), *flags)
+@pytest.mark.django_db
+def test_command_refuses_an_unknown_profile(source: Path, tmp_path: Path) -> None:
+    # --profile and --strict themselves are tested in tests/builds/test_cli.py.
+    with pytest.raises(CommandError, match="no resource profile named intranet") as caught:
+        call_command(
+            "package_build", str(source), "-o", str(tmp_path / "out"), "--profile", "intranet"
+        )
 
     assert caught.value.returncode == 1
     assert not (tmp_path / "out").exists()

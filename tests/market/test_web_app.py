@@ -9,6 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from market.models import App
+from portal.models import Role
+from tests.factories import make_team, make_user
 from tests.market.catalogue_factories import make_app, make_market
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +69,7 @@ def analyzer(market):
     )
 
 
-def test_app_page_shows_header_summary_and_install_placeholder(logged_in, analyzer):
+def test_app_page_shows_header_summary_and_install_needs_an_operator(logged_in, analyzer):
     response = logged_in.get("/market/main/log-analyzer/")
     html = response.content.decode()
 
@@ -76,7 +78,20 @@ def test_app_page_shows_header_summary_and_install_placeholder(logged_in, analyz
     assert "Finds error bursts in container logs" in html
     assert '<a href="/market/">Market</a>' in html  # breadcrumbs
     assert re.search(r"<button[^>]*disabled[^>]*>Install</button>", html)
-    assert 'title="Installing arrives with the workflow issue"' in html
+    assert 'title="Installing needs the operator role in a team"' in html
+
+
+def test_app_page_install_links_to_the_install_form_for_operators(client, analyzer):
+    operator = make_user("opie")
+    make_team("ops", members={operator: Role.OPERATOR})
+    client.force_login(operator)
+
+    html = client.get("/market/main/log-analyzer/").content.decode()
+
+    assert (
+        '<a class="button button--primary" href="/instances/new/?market=main&amp;'
+        'app=log-analyzer&amp;version=1.4.2">Install</a>'
+    ) in html
 
 
 def test_readme_is_rendered_and_sanitised(logged_in, analyzer):

@@ -397,6 +397,17 @@ def test_step_timeline_polls_only_while_in_progress():
     assert "&lt;ok&gt;" in html
 
 
+def test_step_timeline_polls_while_the_caller_says_the_operation_is_active():
+    # A queued operation has no running step yet, and neither has one between steps.
+    pending = [{"name": "resolve", "state": "pending"}, {"name": "fetch", "state": "pending"}]
+    running = [{"name": "render", "state": "running"}]
+    source = "{% step_timeline steps poll_url='/ops/1/' active=active %}"
+
+    assert "hx-get" not in render("{% step_timeline steps poll_url='/ops/1/' %}", steps=pending)
+    assert 'hx-get="/ops/1/"' in render(source, steps=pending, active=True)
+    assert "hx-get" not in render(source, steps=running, active=False)
+
+
 def test_tabs_select_the_first_or_the_active_tab():
     source = (
         "{% tabs id='inst' %}{% tab 'Overview' %}one{% endtab %}"

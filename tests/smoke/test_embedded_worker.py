@@ -86,3 +86,72 @@ def test_a_real_worker_on_the_filesystem_broker_runs_a_queued_sync(tmp_path):
     # The demo market was synced at load, so the worker's sync found it unchanged.
     assert state["report"]["unchanged"] is True  # type: ignore[index]
     assert "filesystem" in output or "ready" in output
+
+
+QUEUE_INSTALL = """
+from django.contrib.auth import get_user_model
+from market.models import Market, Namespace
+from market.services.instances import instance_install
+from portal.actors import Actor
+requested = instance_install(
+    actor=Actor(user=get_user_model().objects.get(username="operator")),
+    namespace=Namespace.objects.get(name="sre-tools"),
+    market=Market.objects.get(name="demo"),
+    name="log-analyzer",
+    app="log-analyzer",
+)
+print(requested.operation.pk)
+"""
+
+INSTANCES = """
+import json
+from market.models import Instance, Operation
+op = Operation.objects.get(pk="{pk}")
+print(json.dumps({{"state": op.state, "error": op.error,
+    "instances": sorted((i.name, i.status) for i in Instance.objects.all())}}))
+"""
+
+
+def test_a_real_worker_on_the_filesystem_broker_installs_a_demo_app(tmp_path):
+    """What `make run` gives: the demo's operator installs log-analyzer, whose two
+    dependencies are installed first, by a worker with no service at all."""
+    data = tmp_path / "data"
+    env = embedded_env(data)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "demo_load")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-l", "info"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        pk = manage(env, "shell", "-c", QUEUE_INSTALL).strip().splitlines()[-1]
+        deadline = time.monotonic() + 120
+        state: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            state = json.loads(manage(env, "shell", "-c", INSTANCES.format(pk=pk)).splitlines()[-1])
+            if state["state"] not in ("queued", "running"):
+                break
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+
+    assert state.get("state") == "succeeded", (state, output[-3000:])
+    assert state["instances"] == [
+        ["log-analyzer", "deployed"],
+        ["log-collector", "deployed"],
+        ["redis-ops", "deployed"],
+    ]
+    log = subprocess.run(
+        ["git", "-C", str(data / "gitops"), "log", "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert log[0].startswith("install sre-tools/log-analyzer log-analyzer@")
+    assert len(log) == 4  # the repository's first commit and one per instance

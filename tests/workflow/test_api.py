@@ -176,3 +176,60 @@ def test_uninstall_refused_while_needed_unless_forced(
     assert forced.status_code == 202
     assert Instance.objects.get(name="redis-lite").status == "uninstalled"
     assert commit_subjects(gitops_repo)[-1] == "uninstall pay-prod/redis-lite redis-lite@1.0.0"
+
+
+@pytest.mark.django_db
+def test_malformed_operation_id_is_404(operator: Any) -> None:
+    api = client_for(operator)
+    for bad in ("nope", "00000000-0000-0000-0000-000000000000", "1' OR '1'='1"):
+        response = api.get(f"/api/v1/operations/{bad}/")
+        assert response.status_code == 404, bad
+        assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_tasks", "gitops_repo")
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"name": "Shop"}, "lowercase"),
+        ({"name": "../etc"}, "lowercase"),
+        ({"name": "a" * 54}, "no more than 53"),
+        ({"version": "1.0"}, "not SemVer"),
+        ({"version": "9.9.9"}, "has no version 9.9.9"),
+        ({"app": "no-such-app"}, "no app named"),
+        ({"market": "elsewhere"}, "No market named"),
+        ({"values": ["replicas", 3]}, "values must be a mapping"),
+        ({"values": {"replicas": "3"}}, "is not of type 'integer'"),
+    ],
+)
+def test_hostile_install_requests_answer_400_and_write_nothing(
+    apps_market: Market,
+    namespace: Namespace,
+    operator: Any,
+    change: dict[str, Any],
+    expected: str,
+) -> None:
+    response = client_for(operator).post(URL, install_body(**change), format="json")
+
+    assert response.status_code == 400, response.json()
+    assert expected in response.json()["detail"]
+    assert Instance.objects.count() == 0 and Operation.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_tasks", "gitops_repo")
+def test_operation_steps_carry_a_log(
+    apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    api = client_for(operator)
+    accepted = api.post(URL, install_body(version="1.2.0"), format="json").json()
+
+    operation = api.get(f"/api/v1/operations/{accepted['operation']['id']}/").json()
+
+    steps = {s["name"]: s for s in operation["steps"]}
+    assert operation["state"] == "failed"
+    assert "attempt 1: started" in steps["apply"]["log"]
+    assert "gitops commit" in steps["apply"]["log"]
+    assert "failed: manifests a GitOps controller would refuse" in steps["verify"]["log"]
+    assert steps["record"]["state"] == "skipped"

@@ -179,3 +179,45 @@ def test_redelivered_operation_makes_no_second_commit(
 
     assert commit_subjects(gitops_repo) == commits
     assert Revision.objects.filter(instance=web).count() == 1
+
+
+def test_failed_install_removes_its_files_and_can_be_installed_again(
+    gitops_repo: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    actor = Actor(user=operator)
+    first = instance_install(
+        actor=actor,
+        namespace=namespace,
+        market=apps_market,
+        name="shop",
+        app="web-app",
+        version="1.2.0",
+    )
+    shop = Instance.objects.get(pk=first.instance.pk)
+    operation = Operation.objects.get(pk=first.operation.pk)
+    assert operation.state == "failed"
+    assert shop.status == "failed" and shop.current_revision is None
+    assert "verify" in shop.status_message and "removed" in shop.status_message
+    assert files_under(gitops_repo, "pay-prod/shop") == {}
+    assert commit_subjects(gitops_repo)[-2:] == [
+        "install pay-prod/shop web-app@1.2.0",
+        "uninstall pay-prod/shop web-app@1.2.0",
+    ]
+
+    again = instance_install(
+        actor=actor,
+        namespace=namespace,
+        market=apps_market,
+        name="shop",
+        app="web-app",
+        version="1.1.0",
+    )
+
+    assert again.instance.pk == shop.pk
+    shop.refresh_from_db()
+    assert (shop.status, shop.version, revision_number(shop)) == ("deployed", "1.1.0", 1)
+    assert sorted(files_under(gitops_repo, "pay-prod/shop")) == [
+        "configmap.yaml",
+        "deployment.yaml",
+        "secret.yaml",
+    ]

@@ -105,20 +105,21 @@ def test_lifecycle_install_upgrade_failed_upgrade_rollback_uninstall(
     assert "Requested-by: olga" in body and f"Operation-Id: {requested.operation.pk}" in body
 
 
-def test_worker_killed_during_apply_is_resumed_with_one_commit(
-    queue: str, data_dir: Path, apps_market: Market, namespace: Namespace, operator: Any
-) -> None:
+def kill_during_apply(
+    data_dir: Path, queue: str, market: Market, namespace: Namespace, user: Any
+) -> str:
+    """Install redis-lite as `cache` with a worker that stops between writing the
+    files and committing them, and SIGKILL it there. Returns the operation id."""
     repo = data_dir / "gitops"
-    # The first worker stops between writing the files and committing them.
     with celery_worker(data_dir, queue, env={"OPSMARKET_FAULT_PAUSE_BEFORE_COMMIT": "60"}) as first:
         requested = instance_install(
-            actor=Actor(user=operator),
+            actor=Actor(user=user),
             namespace=namespace,
-            market=apps_market,
+            market=market,
             name="cache",
             app="redis-lite",
         )
-        operation_id = requested.operation.pk
+        operation_id = str(requested.operation.pk)
         wait_for(
             lambda: (
                 OperationStep.objects.filter(
@@ -130,8 +131,16 @@ def test_worker_killed_during_apply_is_resumed_with_one_commit(
             worker=first,
         )
         first.kill()
-
     assert Operation.objects.get(pk=operation_id).state == "running"
+    return operation_id
+
+
+def test_worker_killed_during_apply_is_resumed_with_one_commit(
+    queue: str, data_dir: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    repo = data_dir / "gitops"
+    operation_id = kill_during_apply(data_dir, queue, apps_market, namespace, operator)
+
     # The second worker runs beat: the reaper finds the stale heartbeat.
     with celery_worker(data_dir, queue, beat=True) as second:
         operation = finished(operation_id, second)
@@ -142,7 +151,25 @@ def test_worker_killed_during_apply_is_resumed_with_one_commit(
     assert git(repo, "status", "--porcelain") == ""
     git(repo, "fsck", "--no-progress")
     assert sorted(files_under(repo, "pay-prod/cache")) == ["secret.yaml", "service.yaml"]
-    assert Instance.objects.get(pk=requested.instance.pk).status == "deployed"
+    assert operation.instance.status == "deployed"
+
+
+def test_worker_lost_past_the_attempt_limit_fails_the_operation_cleanly(
+    queue: str, data_dir: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    repo = data_dir / "gitops"
+    operation_id = kill_during_apply(data_dir, queue, apps_market, namespace, operator)
+
+    with celery_worker(data_dir, queue, beat=True, env={"WORKFLOW_MAX_ATTEMPTS": "1"}) as second:
+        operation = finished(operation_id, second)
+
+    assert operation.state == "failed"
+    assert "worker lost 1 times during apply" in operation.error
+    instance = Instance.objects.get(pk=operation.instance_id)
+    assert instance.status == "failed" and "nothing was applied" in instance.status_message
+    # The files the killed worker wrote were never committed, and are gone.
+    assert commit_subjects(repo) == []
+    assert git(repo, "status", "--porcelain") == ""
 
 
 def test_the_same_task_delivered_twice_commits_once(
@@ -171,3 +198,39 @@ def test_the_same_task_delivered_twice_commits_once(
     assert operation.attempt == 1
     assert commit_subjects(repo) == ["install pay-prod/cache redis-lite@1.0.0"]
     assert Instance.objects.get(pk=requested.instance.pk).revisions.count() == 1
+
+
+def test_unreachable_remote_is_retried_with_backoff_until_it_answers(
+    queue: str,
+    data_dir: Path,
+    apps_market: Market,
+    namespace: Namespace,
+    operator: Any,
+    tmp_path: Path,
+) -> None:
+    remote = tmp_path / "remote.git"  # does not exist yet: every push fails
+    with celery_worker(data_dir, queue, env={"GITOPS_REMOTE_URL": str(remote)}) as worker:
+        requested = instance_install(
+            actor=Actor(user=operator),
+            namespace=namespace,
+            market=apps_market,
+            name="cache",
+            app="redis-lite",
+        )
+        wait_for(
+            lambda: OperationStep.objects.filter(
+                operation_id=requested.operation.pk, name="apply", message__startswith="retrying"
+            ).exists(),
+            what="a retried apply",
+            worker=worker,
+        )
+        git(tmp_path, "init", "-q", "--bare", str(remote))
+        operation = finished(requested.operation.pk, worker)
+
+    assert operation.state == "succeeded", operation.error
+    assert "Retry in" in worker.output()
+    assert git(remote, "log", "--format=%s", "main").splitlines()[0] == (
+        "install pay-prod/cache redis-lite@1.0.0"
+    )
+    # The retried apply found its own commit: one commit for the operation.
+    assert commit_subjects(data_dir / "gitops") == ["install pay-prod/cache redis-lite@1.0.0"]

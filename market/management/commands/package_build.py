@@ -5,13 +5,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from builds.pipeline import LintOutcome, make_preparer
+from builds.selectors import allowed_hosts, effective_resources, profile_get
 from market.package import PackageRefused, build_package
+from portal.services.errors import NotFound
 
 
 class Command(BaseCommand):
     help = (
-        "Build NAME-VERSION.tgz from a package source folder. Prints the archive path, "
-        "then its digest. Exit status 1 when the package is refused."
+        "Build NAME-VERSION.tgz from a package source folder: *.tpl files are rendered "
+        "with the resource variables (environment, then --profile), every text file is "
+        "checked for hosts the profile does not allow. Prints the archive path, then its "
+        "digest. Exit status 1 when the package is refused (with --strict: when a file "
+        "names a host the profile does not allow, each listed as FILE:LINE HOST)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,11 +38,30 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["profile"] is not None or options["strict"]:
-            raise CommandError("resource profiles are not available yet", returncode=1)
+        profile = None
+        if options["profile"]:
+            try:
+                profile = profile_get(name=options["profile"])
+            except NotFound as exc:
+                raise CommandError(exc.message, returncode=1) from None
+        resources = effective_resources(profile=profile)
+        outcome = LintOutcome()
+        preparer = make_preparer(
+            resources={r.name: r.value for r in resources},
+            allowed=allowed_hosts(profile=profile, resources=resources),
+            strict=options["strict"],
+            outcome=outcome,
+        )
         try:
-            built = build_package(options["source_dir"], out_dir=options["out"])
+            built = build_package(options["source_dir"], out_dir=options["out"], prepare=preparer)
         except PackageRefused as exc:
+            if exc.code == "host_not_allowed":
+                for finding in outcome.violations:
+                    self.stderr.write(f"{finding.file}:{finding.line} {finding.host}")
             raise CommandError(f"refused ({exc.code}): {exc.reason}", returncode=1) from None
+        for finding in outcome.violations:
+            self.stderr.write(
+                f"warning: {finding.file}:{finding.line} {finding.host} is not allowed"
+            )
         self.stdout.write(str(built.path))
         self.stdout.write(built.digest)

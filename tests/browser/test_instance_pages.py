@@ -1,0 +1,169 @@
+"""The instance pages in a real browser: install web-app from the app page's Install
+button, watch the step timeline poll while the operation is queued and then run,
+land on the deployed instance, and preview an upgrade.
+
+No worker runs here: the operations are sent to a queue of this test's own that
+nothing consumes, and the test runs them itself (operation_execute, what a worker
+calls) while the page polls. Screenshots, at 1366x768: artifacts/screenshots/
+install-form.png, instance-detail.png, upgrade-preview.png."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from playwright.sync_api import Page, expect
+
+from market.models import Instance, Market, Operation
+from market.workflow.engine import operation_execute
+from portal.models import Role
+from tests.browser.support import log_in, screenshot
+from tests.browser.test_components import ConsoleErrors
+from tests.factories import PASSWORD, make_namespace, make_team, make_user
+from tests.workflow.apps import workflow_market
+from tests.workflow.worker import new_queue
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+SECRET = "browser-secret-api-key"
+LAPTOP = {"width": 1366, "height": 768}
+
+
+@pytest.fixture
+def unconsumed_queue(settings: Any) -> Iterator[str]:
+    settings.WORKFLOW_QUEUE = new_queue()
+    yield settings.WORKFLOW_QUEUE
+    broker = str(django_settings.CELERY_BROKER_URL)
+    if broker.startswith("redis"):  # the queue's messages, which nothing consumed
+        redis.Redis.from_url(broker).delete(settings.WORKFLOW_QUEUE)
+
+
+@pytest.fixture
+def market(tmp_path: Path, settings: Any) -> Market:
+    settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
+    settings.GITOPS_DIR = tmp_path / "gitops"
+    return workflow_market(tmp_path)
+
+
+def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
+    page: Page, market: Market, unconsumed_queue: str
+) -> None:
+    operator = make_user("olga")
+    make_namespace(make_team("payments", members={operator: Role.OPERATOR}), "pay-prod")
+    errors = ConsoleErrors()
+    errors.watch(page)
+    page.set_viewport_size(LAPTOP)  # type: ignore[arg-type]
+    log_in(page, operator.username, PASSWORD)
+
+    # The app page's Install button opens the form for that version.
+    page.goto("/market/apps/web-app/")
+    page.get_by_role("link", name="Install", exact=True).click()
+    page.wait_for_url("**/instances/new/?market=apps&app=web-app&version=1.2.0")
+    expect(page.locator("select[name=namespace]")).to_have_value("pay-prod")
+    expect(page.locator("input[name=name]")).to_have_value("web-app")
+
+    # Another version: its own editor.
+    page.select_option("select[name=version]", "1.1.0")
+    page.get_by_role("button", name="Load version").click()
+    install = page.get_by_role("button", name="Install web-app 1.1.0")
+    expect(install).to_be_visible()
+    page.fill("input[name='values.replicas']", "3")
+    page.fill("input[name='values.apiKey']", SECRET)
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "install-form", full_page=False)
+    screenshot(page, "install-form-full")
+    install.click()
+
+    # The instance page: queued, polling.
+    page.wait_for_url("**/instances/pay-prod/web-app/")
+    expect(page.locator(".flash--success")).to_contain_text("Installing web-app 1.1.0")
+    timeline = page.locator("#operation-steps")
+    expect(timeline.locator(".step-timeline__step")).to_have_count(7)
+    expect(timeline).to_have_attribute("hx-trigger", "every 2s")
+
+    # What a worker would do; the polling page reloads once the operation has finished.
+    for operation in Operation.objects.filter(instance__namespace__name="pay-prod").order_by(
+        "created_at"
+    ):
+        operation_execute(str(operation.pk))
+    summary = page.locator(".instance-summary")
+    expect(summary.locator('.status-badge[data-state="deployed"]')).to_be_visible(timeout=15_000)
+    expect(timeline.locator('.step-timeline__step[data-state="succeeded"]')).to_have_count(7)
+    expect(timeline).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(page.locator(".instance-summary")).to_contain_text("upgrade available: 1.2.0")
+    expect(page.locator("#instance-values")).to_contain_text("apiKey: '********'")
+    assert SECRET not in page.content()
+    screenshot(page, "instance-detail", full_page=False)
+    screenshot(page, "instance-detail-full")
+    page.goto("/instances/")
+    expect(page.locator('[data-instance="pay-prod/web-app"]')).to_contain_text("Deployed")
+    screenshot(page, "instance-list", full_page=False)
+    page.goto("/instances/pay-prod/web-app/")
+
+    # The tabs: resources, revisions, dependencies.
+    page.get_by_role("tab", name="Resources").click()
+    expect(page.locator('[data-resource="Deployment/web-app"]')).to_be_visible()
+    page.get_by_role("tab", name="Revisions").click()
+    expect(page.locator('[data-revision="1"]')).to_contain_text("current")
+    page.get_by_role("tab", name="Dependencies").click()
+    expect(page.get_by_role("link", name="redis-lite")).to_be_visible()
+
+    # Upgrade: preview the dry run, nothing changes.
+    page.get_by_role("link", name="Upgrade", exact=True).click()
+    page.wait_for_url("**/instances/pay-prod/web-app/upgrade/")
+    page.fill("input[name='values.replicas']", "5")
+    page.get_by_role("button", name="Preview changes").click()
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text("Preview: 1.1.0 → 1.2.0")
+    expect(preview.locator(".diff-line--add").first).to_be_visible()
+    expect(page.locator("input[name='values.replicas']")).to_have_value("5")
+    assert page.url.endswith("#preview")  # the browser lands on the preview
+    screenshot(page, "upgrade-preview", full_page=False)
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "upgrade-preview-full")
+    assert not Operation.objects.filter(kind="upgrade").exists()
+    assert Instance.objects.get(name="web-app").version == "1.1.0"
+
+    # Upgrade to 1.2.0, which verify refuses: rolled back, the reason on the page.
+    page.get_by_role("button", name="Upgrade to 1.2.0").click()
+    page.wait_for_url("**/instances/pay-prod/web-app/")
+    upgrade = Operation.objects.get(kind="upgrade")
+    operation_execute(str(upgrade.pk))
+    title = page.locator("#operation-title")
+    expect(title.locator('.status-badge[data-state="rolled_back"]')).to_be_visible(timeout=15_000)
+    expect(page.locator(".instance-message")).to_contain_text("upgrade failed at verify")
+    expect(summary.locator('.status-badge[data-state="deployed"]')).to_be_visible()
+    screenshot(page, "instance-failed-upgrade", full_page=False)
+
+    # Uninstalling a dependency that web-app still needs offers "force".
+    page.get_by_role("tab", name="Dependencies").click()
+    page.get_by_role("link", name="redis-lite").click()
+    page.wait_for_url("**/instances/pay-prod/redis-lite/")
+    page.get_by_role("button", name="Uninstall").click()
+    dialog = page.locator("dialog#uninstall-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Still needed by web-app")
+    confirm = dialog.get_by_role("button", name="Uninstall")
+    expect(confirm).to_be_disabled()
+    dialog.locator("input[data-confirm-expect]").fill("redis-lite")
+    screenshot(page, "instance-uninstall-dialog", full_page=False)
+    confirm.click()  # without force: refused, the reason in a flash message
+    expect(page.locator(".flash--error")).to_contain_text("needed by web-app")
+    assert Instance.objects.get(name="redis-lite").status == "deployed"
+
+    # Forced: queued, and the page polls until it has run.
+    page.get_by_role("button", name="Uninstall").click()
+    dialog.get_by_label("Force: uninstall although others need it").check()
+    dialog.locator("input[data-confirm-expect]").fill("redis-lite")
+    confirm.click()
+    expect(page.locator(".flash--success")).to_contain_text("Uninstalling pay-prod/redis-lite")
+    uninstall = Operation.objects.get(kind="uninstall")
+    assert uninstall.params["force"] is True
+    operation_execute(str(uninstall.pk))
+    expect(summary.locator('.status-badge[data-state="uninstalled"]')).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("link", name="Install again")).to_be_visible()
+    assert errors == []
