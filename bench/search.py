@@ -11,6 +11,7 @@ baseline run in this same process, as ratios (see bench/README.md).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -61,6 +62,8 @@ def django_environment(workdir: Path) -> Iterator[str]:
 
         django.setup()
         call_command("migrate", verbosity=0)
+        # One line per request at INFO: the figures would drown.
+        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
         yield described
     finally:
         from django.conf import settings
@@ -156,26 +159,34 @@ def run(args: argparse.Namespace, database: str) -> None:
     client = es_client(timeout=WRITE_TIMEOUT)
     indices_ensure(client)  # empty indexes: no app existed when they were created
 
-    # Baseline: the same documents, built beforehand, sent by helpers.bulk alone.
+    # Baseline: the same documents, built beforehand, sent by helpers.bulk alone into
+    # an index with the same mapping. The two paths take turns, a slice each, so
+    # that load from elsewhere on the host (and the server warming up) hits both.
     docs: list[tuple[str, dict[str, Any]]] = []
     for start in range(0, len(ids), CHUNK):
         docs.extend(apps_build(ids[start : start + CHUNK]).docs.get("app", []))
     raw_index = new_index_name("app") + "-raw"
     index_create(client, "app", raw_index)
-    started = time.perf_counter()
-    helpers.bulk(
-        client,
-        ({"_index": raw_index, "_id": doc_id, "_source": source} for doc_id, source in docs),
-        chunk_size=CHUNK,
-    )
-    raw_seconds = time.perf_counter() - started
-    client.indices.delete(index=raw_index)
+    raw_seconds = portal_seconds = 0.0
+    step = max(CHUNK, len(ids) // args.rounds)
+    for start in range(0, len(ids), step):
+        started = time.perf_counter()
+        helpers.bulk(
+            client,
+            (
+                {"_index": raw_index, "_id": doc_id, "_source": source}
+                for doc_id, source in docs[start : start + step]
+            ),
+            chunk_size=CHUNK,
+        )
+        raw_seconds += time.perf_counter() - started
 
-    # The portal's path: read the rows, build the documents, write, check for stale ones.
-    started = time.perf_counter()
-    report = index_apply(kind="app", keys=ids)
-    portal_seconds = time.perf_counter() - started
-    assert not report.failed and report.indexed == len(ids), report
+        # The portal's path: read the rows, build the documents, write, look for stale ones.
+        started = time.perf_counter()
+        report = index_apply(kind="app", keys=ids[start : start + step])
+        portal_seconds += time.perf_counter() - started
+        assert not report.failed, report
+    client.indices.delete(index=raw_index)
     client.indices.refresh(index=alias_name("app"))
     assert client.count(index=alias_name("app"))["count"] == len(ids)
 
@@ -236,6 +247,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--docs", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=10, help="turns of raw and portal indexing")
     args = parser.parse_args()
     if not os.environ.get("ELASTICSEARCH_URL"):
         print("ELASTICSEARCH_URL is not set: nothing to measure", file=sys.stderr)

@@ -182,3 +182,26 @@ def test_search_page_suggest_and_api_answer_for_a_signed_in_user(search_es, clie
 def test_anonymous_users_get_no_search(search_es, client, api_client):
     assert client.get("/search/", {"q": "x"}).status_code == 302
     assert api_client.get("/api/v1/search/", {"q": "x"}).status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        'name:"redis" AND (x OR y)*~2 \\ / [ { ^',
+        "x" * 5000,
+        "\x00\ue000\ue001<mark>",
+        "   ",
+    ],
+)
+def test_hostile_queries_answer_without_error_or_fallback(search_es, client, q):
+    make_app(make_market(), "redis-ops")
+    index_everything(search_es)
+    make_user("mallory")
+    client.login(username="mallory", password=PASSWORD)
+
+    page = client.get("/search/", {"q": q, "page": "99999", "category": "<b>x</b>"})
+    api = client.get("/api/v1/search/", {"q": q, "type": "app", "page": "-3"})
+
+    assert page.status_code == 200 and b"data-degraded" not in page.content
+    assert b"<b>x</b>" not in page.content
+    assert api.status_code == 200 and api.json()["degraded"] is False
