@@ -198,6 +198,8 @@ CELERY_BEAT_SCHEDULE["operations-reap"] = {
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 SEARCH_INDEX_PREFIX = env_str("SEARCH_INDEX_PREFIX", "opsmarket")
+# A search that Elasticsearch has not answered by then is answered from the database.
+SEARCH_TIMEOUT_MS = env_int("SEARCH_TIMEOUT_MS", 2000, minimum=100)
 
 # --- storage ----------------------------------------------------------------
 

@@ -20,8 +20,6 @@ from search.documents import KINDS, index_body
 
 log = logging.getLogger(__name__)
 
-# Short: a search that would wait longer is answered from the database instead.
-QUERY_TIMEOUT = 2.0
 # Bulk writes run in workers and carry more data.
 WRITE_TIMEOUT = 30.0
 
@@ -44,9 +42,13 @@ def search_enabled() -> bool:
     return settings.SEARCH_BACKEND == "elasticsearch" and bool(settings.ELASTICSEARCH_URL)
 
 
-def es_client(*, timeout: float = QUERY_TIMEOUT) -> Elasticsearch:
-    """A client for the configured server; one per URL and timeout per process."""
+def es_client(*, timeout: float | None = None) -> Elasticsearch:
+    """A client for the configured server; one per URL and timeout per process.
+    Without a timeout, the short one for searches (settings.SEARCH_TIMEOUT_MS): a
+    search that would wait longer is answered from the database instead."""
     url = str(settings.ELASTICSEARCH_URL)
+    if timeout is None:
+        timeout = settings.SEARCH_TIMEOUT_MS / 1000
     key = (url, timeout)
     with _lock:
         client = _clients.get(key)

@@ -42,6 +42,8 @@ def search_es(settings: Any) -> Iterator[Elasticsearch]:
     settings.ELASTICSEARCH_URL = ES_URL
     settings.SEARCH_BACKEND = "elasticsearch"
     settings.SEARCH_INDEX_PREFIX = prefix
+    # A loaded test host must not turn a slow answer into a database fallback.
+    settings.SEARCH_TIMEOUT_MS = 20_000
     _reset()
     client = Elasticsearch(ES_URL, request_timeout=30)
     try:
