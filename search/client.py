@@ -66,6 +66,10 @@ def all_aliases(kinds: tuple[str, ...] | list[str] = KINDS) -> str:
     return ",".join(alias_name(kind) for kind in kinds)
 
 
+# The stamp of the index a kind gets on first use: older than any rebuild's.
+FIRST_STAMP = "00000000000000000000"
+
+
 def new_index_name(kind: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
     return f"{alias_name(kind)}-{stamp}"
@@ -98,17 +102,21 @@ def _analyzes(client: Elasticsearch, body: dict[str, Any]) -> bool:
     return True
 
 
-def index_create(client: Elasticsearch, kind: str, name: str) -> None:
+def index_create(client: Elasticsearch, kind: str, name: str, *, alias: str | None = None) -> None:
     caps = capabilities(client)
-    client.indices.create(index=name, body=index_body(kind, cjk=caps.cjk, stemmer=caps.stemmer))
+    body = index_body(kind, cjk=caps.cjk, stemmer=caps.stemmer)
+    if alias:
+        body["aliases"] = {alias: {}}
+    client.indices.create(index=name, body=body)
 
 
 def indices_ensure(client: Elasticsearch | None = None) -> list[str]:
     """Create the index and alias of every kind that has none (first use).
 
     Returns the kinds created, which are then empty: the caller loads them.
-    Two processes racing here may both create an index; the alias ends up on one
-    and the periodic cleanup removes the other.
+    The first index of a kind has a fixed name and is created with its alias in
+    one request, so two processes racing here cannot both create one: the loser
+    gets "already exists" and uses the winner's.
     """
     prefix = str(settings.SEARCH_INDEX_PREFIX)
     if prefix in _ensured:
@@ -119,15 +127,16 @@ def indices_ensure(client: Elasticsearch | None = None) -> list[str]:
         alias = alias_name(kind)
         if client.indices.exists_alias(name=alias):
             continue
-        name = new_index_name(kind)
-        index_create(client, kind, name)
+        first = f"{alias}-{FIRST_STAMP}"
         try:
-            client.indices.update_aliases(
-                body={"actions": [{"add": {"index": name, "alias": alias}}]}
-            )
-        except ApiError:
-            client.indices.delete(index=name, ignore_unavailable=True)
-            raise
+            index_create(client, kind, first, alias=alias)
+        except ApiError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+            # Another process won the race (the alias is there: a no-op), or the
+            # alias was removed by hand from the index it named: put it back.
+            client.indices.put_alias(index=first, name=alias)
+            continue
         created.append(kind)
     _ensured.add(prefix)
     return created
