@@ -135,13 +135,14 @@ def apps_build(keys: Iterable[str | int]) -> Built:
     for doc in AppDoc.objects.filter(app_id__in=pks).order_by("app_id", "path"):
         docs.setdefault(doc.app_id, []).append(doc)
     latest = {app["pk"]: app["latest"] for app in apps}
+    # Two keys of each manifest, extracted by the database: not the whole document.
     manifests = {
-        app_id: manifest
-        for app_id, version, manifest in AppVersion.objects.filter(
+        app_id: {"description": description, "maintainers": maintainers}
+        for app_id, version, description, maintainers in AppVersion.objects.filter(
             app_id__in=latest, version__in=set(latest.values())
         )
         .order_by()
-        .values_list("app_id", "version", "manifest")
+        .values_list("app_id", "version", "manifest__description", "manifest__maintainers")
         if latest[app_id] == version  # not another app's latest version number
     }
     keep_docs: list[str] = []
