@@ -23,7 +23,7 @@ from market.workflow.engine import operation_execute
 from portal.models import Role
 from tests.browser.support import log_in, screenshot
 from tests.browser.test_components import ConsoleErrors
-from tests.factories import PASSWORD, make_namespace, make_team, make_user
+from tests.factories import PASSWORD, make_team, make_user
 from tests.workflow.apps import workflow_market
 from tests.workflow.worker import new_queue
 
@@ -53,7 +53,7 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page: Page, market: Market, unconsumed_queue: str
 ) -> None:
     operator = make_user("olga")
-    make_namespace(make_team("payments", members={operator: Role.OPERATOR}), "pay-prod")
+    make_team("payments", members={operator: Role.OPERATOR})
     errors = ConsoleErrors()
     errors.watch(page)
     page.set_viewport_size(LAPTOP)  # type: ignore[arg-type]
@@ -63,6 +63,15 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page.goto("/market/apps/web-app/")
     page.get_by_role("link", name="Install", exact=True).click()
     page.wait_for_url("**/instances/new/?market=apps&app=web-app&version=1.2.0")
+
+    # No namespace yet: created inline, then back on the form.
+    expect(page.get_by_role("button", name="Install web-app 1.2.0")).to_be_disabled()
+    screenshot(page, "install-form-no-namespace", full_page=False)
+    inline = page.locator("form").filter(has_text="Create namespace")
+    inline.locator("input[name=name]").fill("pay-prod")
+    inline.get_by_role("button", name="Create namespace").click()
+    expect(page.locator(".flash--success")).to_contain_text("Namespace pay-prod created.")
+    assert page.url.endswith("/instances/new/?market=apps&app=web-app&version=1.2.0")
     expect(page.locator("select[name=namespace]")).to_have_value("pay-prod")
     expect(page.locator("input[name=name]")).to_have_value("web-app")
 
