@@ -514,6 +514,7 @@ def test_admin_console_shows_instances_revisions_and_operations_read_only(
         "instances": "/admin/market/instance/",
         "revisions": "/admin/market/revision/",
         "operations": "/admin/market/operation/",
+        "steps": "/admin/market/operationstep/",
     }
     for name, url in pages.items():
         response = client.get(url)
