@@ -43,7 +43,9 @@ def resources_of(manifests: Mapping[str, str]) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for path, text in manifests.items():
         try:
-            documents = list(yaml.load_all(text, Loader=_Loader))
+            # Masked copies hold ******** where a secret was: on its own that reads as
+            # a YAML alias, so it is made a plain word before parsing.
+            documents = list(yaml.load_all(text.replace(MASK, "masked"), Loader=_Loader))
         except yaml.YAMLError:
             continue
         for document in documents:

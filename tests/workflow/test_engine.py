@@ -221,3 +221,25 @@ def test_failed_install_removes_its_files_and_can_be_installed_again(
         "deployment.yaml",
         "secret.yaml",
     ]
+
+
+def test_resources_list_masked_secrets_too(
+    gitops_repo: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    from market.selectors.instances import instance_resources
+
+    web = install(
+        operator,
+        namespace,
+        apps_market,
+        name="shop",
+        app="web-app",
+        version="1.1.0",
+        values={"apiKey": "k"},
+    )
+
+    assert sorted((r["kind"], r["name"]) for r in instance_resources(web)) == [
+        ("ConfigMap", "shop"),
+        ("Deployment", "shop"),
+        ("Secret", "shop-key"),
+    ]
