@@ -260,3 +260,21 @@ class OperationAdmin(ReadOnlyAdmin):
         "finished_at",
         "heartbeat_at",
     )
+
+
+@admin.register(OperationStep)
+class OperationStepAdmin(ReadOnlyAdmin):
+    list_display = ("operation", "position", "name", "state", "started_at", "finished_at")
+    list_filter = ("state", "name")
+    search_fields = ("operation__instance__name", "message")
+    list_select_related = ("operation", "operation__instance", "operation__instance__namespace")
+    fields = (
+        "operation",
+        "position",
+        "name",
+        "state",
+        "started_at",
+        "finished_at",
+        "message",
+        "log",
+    )

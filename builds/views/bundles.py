@@ -32,7 +32,9 @@ def _render(request: HttpRequest, status: int = 200, **forms: object) -> HttpRes
 @login_required
 def bundle_page(request: HttpRequest) -> HttpResponse | FileResponse:
     if request.method != "POST":
-        return _render(request)
+        # The app page's "Offline bundle" button names the market and the app.
+        initial = {key: request.GET[key] for key in ("market", "apps") if key in request.GET}
+        return _render(request, export_form=BundleExportForm(initial=initial))
     form = BundleExportForm(request.POST)
     if not form.is_valid():
         return _render(request, 400, export_form=form)

@@ -13,6 +13,7 @@ import yaml
 from market.package.secrets import MASK
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def target_paths(rendered: Mapping[str, str]) -> dict[str, str]:
@@ -29,13 +30,45 @@ def manifests_digest(manifests: Mapping[str, str]) -> str:
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
-    """Replace each secret, and its base64 form (Kubernetes Secret ``data``), by the
-    mask. Secrets are replaced longest first so one containing another goes whole."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-        encoded = base64.b64encode(secret.encode()).decode()
-        text = text.replace(encoded, MASK)
-    return text
+    """The manifest file with every secret, and its base64 form (Kubernetes Secret
+    ``data``), replaced by the mask in the values that hold them.
+
+    Masking works on the parsed documents, not the text: a short secret ("k") must
+    not eat the keys and kinds it happens to be part of. A file that holds no secret
+    is returned as rendered, comments and all."""
+    needles: set[str] = set()
+    for secret in secrets:
+        if secret:
+            needles.add(secret)
+            needles.add(base64.b64encode(secret.encode()).decode())
+    ordered = sorted(needles, key=len, reverse=True)
+    if not any(needle in text for needle in ordered):
+        return text
+
+    def scrub(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: scrub(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [scrub(item) for item in node]
+        if isinstance(node, str | int | float) and not isinstance(node, bool):
+            value = str(node)
+            if any(needle in value for needle in ordered):
+                for needle in ordered:
+                    value = value.replace(needle, MASK)
+                return value
+        return node
+
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError:
+        return MASK  # cannot tell values from keys: show nothing of it
+    return yaml.dump_all(
+        [scrub(document) for document in documents],
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
 
 
 def resources_of(manifests: Mapping[str, str]) -> list[dict[str, str]]:
@@ -43,7 +76,9 @@ def resources_of(manifests: Mapping[str, str]) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for path, text in manifests.items():
         try:
-            documents = list(yaml.load_all(text, Loader=_Loader))
+            # Masked copies hold ******** where a secret was: on its own that reads as
+            # a YAML alias, so it is made a plain word before parsing.
+            documents = list(yaml.load_all(text.replace(MASK, "masked"), Loader=_Loader))
         except yaml.YAMLError:
             continue
         for document in documents:

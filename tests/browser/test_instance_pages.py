@@ -23,7 +23,7 @@ from market.workflow.engine import operation_execute
 from portal.models import Role
 from tests.browser.support import log_in, screenshot
 from tests.browser.test_components import ConsoleErrors
-from tests.factories import PASSWORD, make_namespace, make_team, make_user
+from tests.factories import PASSWORD, make_team, make_user
 from tests.workflow.apps import workflow_market
 from tests.workflow.worker import new_queue
 
@@ -53,7 +53,7 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page: Page, market: Market, unconsumed_queue: str
 ) -> None:
     operator = make_user("olga")
-    make_namespace(make_team("payments", members={operator: Role.OPERATOR}), "pay-prod")
+    make_team("payments", members={operator: Role.OPERATOR})
     errors = ConsoleErrors()
     errors.watch(page)
     page.set_viewport_size(LAPTOP)  # type: ignore[arg-type]
@@ -63,6 +63,15 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page.goto("/market/apps/web-app/")
     page.get_by_role("link", name="Install", exact=True).click()
     page.wait_for_url("**/instances/new/?market=apps&app=web-app&version=1.2.0")
+
+    # No namespace yet: created inline, then back on the form.
+    expect(page.get_by_role("button", name="Install web-app 1.2.0")).to_be_disabled()
+    screenshot(page, "install-form-no-namespace", full_page=False)
+    inline = page.locator("form").filter(has_text="Create namespace")
+    inline.locator("input[name=name]").fill("pay-prod")
+    inline.get_by_role("button", name="Create namespace").click()
+    expect(page.locator(".flash--success")).to_contain_text("Namespace pay-prod created.")
+    assert page.url.endswith("/instances/new/?market=apps&app=web-app&version=1.2.0")
     expect(page.locator("select[name=namespace]")).to_have_value("pay-prod")
     expect(page.locator("input[name=name]")).to_have_value("web-app")
 
@@ -138,6 +147,34 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     expect(page.locator(".instance-message")).to_contain_text("upgrade failed at verify")
     expect(summary.locator('.status-badge[data-state="deployed"]')).to_be_visible()
     screenshot(page, "instance-failed-upgrade", full_page=False)
+
+    # Reconfigure (same version, new values), then compare and roll back.
+    page.get_by_role("link", name="Upgrade", exact=True).click()
+    page.select_option("select[name=version]", "1.1.0")
+    page.get_by_role("button", name="Load version").click()
+    page.fill("input[name='values.replicas']", "4")
+    page.get_by_role("button", name="Upgrade to 1.1.0").click()
+    page.wait_for_url("**/instances/pay-prod/web-app/")
+    operation_execute(str(Operation.objects.get(kind="upgrade", state="queued").pk))
+    expect(summary).to_contain_text("Revision2", timeout=15_000)
+    page.get_by_role("tab", name="Revisions").click()
+    page.get_by_role("link", name="Diff with r1").click()
+    page.wait_for_url("**/instances/pay-prod/web-app/diff/?from=1&to=2")
+    expect(page.locator(".diff-line--add").first).to_contain_text("+replicas: 4")
+    screenshot(page, "instance-diff", full_page=False)
+    page.go_back()
+    page.get_by_role("tab", name="Revisions").click()
+    revision_1 = page.locator('[data-revision="1"]')
+    screenshot(page, "instance-revisions", full_page=False)
+    revision_1.get_by_role("button", name="Roll back to this").click()
+    rollback_dialog = revision_1.locator("dialog")
+    expect(rollback_dialog).to_contain_text("Roll back to revision 1?")
+    screenshot(page, "instance-rollback-dialog", full_page=False)
+    rollback_dialog.get_by_role("button", name="Roll back").click()
+    expect(page.locator(".flash--success")).to_contain_text("Rolling pay-prod/web-app back")
+    operation_execute(str(Operation.objects.get(kind="rollback").pk))
+    expect(summary).to_contain_text("Revision3", timeout=15_000)
+    assert Instance.objects.get(name="web-app").current_revision.values_masked["replicas"] == 3  # type: ignore[union-attr]
 
     # Uninstalling a dependency that web-app still needs offers "force".
     page.get_by_role("tab", name="Dependencies").click()

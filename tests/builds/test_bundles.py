@@ -172,6 +172,11 @@ def test_only_staff_import(tmp_path: Path, source_market: Market) -> None:
     client = Client()
     client.login(username="olga", password=PASSWORD)
     assert client.post("/builds/bundles/import/", {"name": "x"}).status_code == 403
+    # The app page's "Offline bundle" button lands on the export form filled in.
+    app_page = client.get("/market/main/redis-ops/").content.decode()
+    assert "/builds/bundles/?market=main&amp;apps=redis-ops" in app_page
+    form = client.get("/builds/bundles/?market=main&apps=redis-ops").content.decode()
+    assert 'value="main" selected' in form and "redis-ops</textarea>" in form
     # Exporting is open to anyone signed in: the catalogue is.
     response = client.post("/builds/bundles/", {"market": "main", "apps": "redis-ops@~1.2.0"})
     assert response.status_code == 200

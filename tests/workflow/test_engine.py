@@ -221,3 +221,44 @@ def test_failed_install_removes_its_files_and_can_be_installed_again(
         "deployment.yaml",
         "secret.yaml",
     ]
+
+
+def test_resources_list_masked_secrets_too(
+    gitops_repo: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    from market.selectors.instances import instance_resources
+
+    web = install(
+        operator,
+        namespace,
+        apps_market,
+        name="shop",
+        app="web-app",
+        version="1.1.0",
+        values={"apiKey": "Zq8-secret"},
+    )
+
+    assert sorted((r["kind"], r["name"]) for r in instance_resources(web)) == [
+        ("ConfigMap", "shop"),
+        ("Deployment", "shop"),
+        ("Secret", "shop-key"),
+    ]
+
+
+def test_a_one_letter_secret_is_masked_without_eating_keys_and_kinds(
+    gitops_repo: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    web = install(
+        operator,
+        namespace,
+        apps_market,
+        name="shop",
+        app="web-app",
+        version="1.0.0",
+        values={"apiKey": "k"},
+    )
+    assert web.current_revision is not None
+    secret = web.current_revision.manifests_masked["secret.yaml"]
+
+    assert "kind: Secret" in secret and "apiKey: '********'" in secret
+    assert base64.b64encode(b"k").decode() not in secret

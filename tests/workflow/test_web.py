@@ -392,6 +392,20 @@ def test_preview_shows_the_diffs_and_changes_nothing_then_upgrade_makes_revision
     assert client.get(DETAIL + "diff/?from=x&to=").status_code == 200  # defaults: latest pair
 
 
+def test_a_secret_typed_before_a_preview_is_not_echoed_and_the_page_says_so(
+    installed: Instance, operator: Any
+) -> None:
+    client = client_for(operator)
+    data = upgrade_page(client, values__apiKey="new-secret-typed-9876")
+
+    response = client.post(DETAIL + "upgrade/", {**data.dict(), "preview": "1"})
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "Preview: 1.0.0" in text(response)
+    assert "new-secret-typed-9876" not in html and SECRET not in html
+    assert "type them again before you submit" in text(response)
+
+
 def test_invalid_upgrade_values_are_shown_beside_fields(installed: Instance, operator: Any) -> None:
     client = client_for(operator)
     data = upgrade_page(client, values__replicas="0")
@@ -514,6 +528,7 @@ def test_admin_console_shows_instances_revisions_and_operations_read_only(
         "instances": "/admin/market/instance/",
         "revisions": "/admin/market/revision/",
         "operations": "/admin/market/operation/",
+        "steps": "/admin/market/operationstep/",
     }
     for name, url in pages.items():
         response = client.get(url)
