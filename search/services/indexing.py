@@ -231,3 +231,27 @@ def pending_repair(*, limit: int = 5000) -> dict[str, IndexReport]:
             if reports[kind].failed:
                 break
     return reports
+
+
+COMPONENTS_SEEN_KEY = "search:components:{prefix}"
+
+
+def components_refresh() -> IndexReport | None:
+    """Index the UI component docs again when their files changed (a deploy), and
+    drop the documents of removed ones. The files are not rows: no write calls
+    index_later for them, so the periodic repair task calls this."""
+    from django.conf import settings
+
+    from portal.components import component_names, docs_dir
+
+    names = component_names()
+    stamp = [(name, (docs_dir() / f"{name}.md").stat().st_mtime_ns) for name in names]
+    seen_key = COMPONENTS_SEEN_KEY.format(prefix=settings.SEARCH_INDEX_PREFIX)
+    if cache.get(seen_key) == stamp:
+        return None
+    client = es_client(timeout=WRITE_TIMEOUT)
+    indexed = _matching(client, alias_name("component"), {"match_all": {}})
+    report = index_apply(kind="component", keys=[*names, *(hit["_id"] for hit in indexed)])
+    if not report.failed:
+        cache.set(seen_key, stamp, None)
+    return report

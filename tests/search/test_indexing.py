@@ -159,3 +159,20 @@ def test_the_search_page_answers_from_the_database_when_elasticsearch_is_down(
     assert b"data-degraded" in page.content and b"Grafana Dashboards" in page.content
     assert suggest.status_code == 200
     assert suggest.json()["results"][0]["title"] == "Grafana Dashboards"
+
+
+def test_the_repair_task_follows_component_docs_files(search_es, settings, tmp_path):
+    index_everything(search_es)
+    folder = tmp_path / "docs" / "components"
+    folder.mkdir(parents=True)
+    (folder / "gauge.md").write_text(
+        "---\ntitle: Gauge\nsummary: A dial.\n---\n\nShows saturation as a dial.\n"
+    )
+    settings.BASE_DIR = tmp_path  # the component docs folder is BASE_DIR/docs/components
+
+    search_repair_task()
+
+    assert doc_ids(search_es, "component") == ["gauge"]
+    (folder / "gauge.md").unlink()
+    search_repair_task()
+    assert doc_ids(search_es, "component") == []
