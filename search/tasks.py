@@ -22,13 +22,14 @@ def search_index_task(kind: str, keys: list[str]) -> None:
 def search_repair_task() -> None:
     """Periodic: index what the outbox still holds, drop indexes left by rebuilds."""
     from search.client import UNAVAILABLE, WRITE_TIMEOUT, es_client, search_enabled
-    from search.services.indexing import components_refresh, pending_repair
+    from search.services.indexing import components_refresh, empty_fill, pending_repair
     from search.services.rebuild import indices_cleanup
 
     if not search_enabled():
         return
     pending_repair()
     try:
+        empty_fill()
         components_refresh()
         indices_cleanup(es_client(timeout=WRITE_TIMEOUT))
     except UNAVAILABLE as exc:

@@ -255,3 +255,17 @@ def components_refresh() -> IndexReport | None:
     if not report.failed:
         cache.set(seen_key, stamp, None)
     return report
+
+
+def empty_fill() -> list[str]:
+    """Load kinds whose index is empty while the database has rows: indexes created
+    on first use by a search whose loading task could not be queued."""
+    client = es_client(timeout=WRITE_TIMEOUT)
+    empty = [
+        kind
+        for kind in INDEXED_KINDS
+        if client.count(index=alias_name(kind))["count"] == 0
+        and next(iter(all_keys(kind)), None) is not None
+    ]
+    kinds_fill(client, empty)
+    return empty

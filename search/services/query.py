@@ -70,8 +70,12 @@ def _ensure() -> None:
     if created:
         from search.tasks import search_fill_task
 
-        # New empty indexes on first use: a worker loads them.
-        search_fill_task.delay(created)
+        # New empty indexes on first use: a worker loads them (or, with the broker
+        # down, the periodic repair task: it fills what it finds empty).
+        try:
+            search_fill_task.delay(created)
+        except Exception:  # a search must not fail on the queue
+            log.warning("search: could not queue loading the new indexes", exc_info=True)
 
 
 def search_run(*, user: Any, query: SearchQuery) -> SearchResults:

@@ -13,7 +13,7 @@ from market.services.sync import market_sync
 from portal.actors import Actor
 from portal.models import Role
 from search.backends.base import SearchQuery
-from search.client import alias_name
+from search.client import alias_name, es_client, indices_ensure
 from search.models import PendingIndex
 from search.services.indexing import index_later
 from search.services.query import forget_failures, search_run
@@ -176,3 +176,14 @@ def test_the_repair_task_follows_component_docs_files(search_es, settings, tmp_p
     (folder / "gauge.md").unlink()
     search_repair_task()
     assert doc_ids(search_es, "component") == []
+
+
+def test_indexes_left_empty_after_first_use_are_loaded_by_the_repair_task(search_es):
+    make_app(make_market(), "redis-ops")
+    # What a first search leaves when the task that loads the new indexes is lost.
+    indices_ensure(es_client())
+
+    search_repair_task()
+
+    assert doc_ids(search_es, "app") == ["main/redis-ops"]
+    assert "search-box" in doc_ids(search_es, "component")
