@@ -294,15 +294,22 @@ BUILDERS = {
 }
 
 
+def _rows(kind: str) -> QuerySet[Any]:
+    return {
+        "app": App.objects.all(),
+        "instance": Instance.objects.all(),
+        "namespace": Namespace.objects.all(),
+    }[kind]
+
+
 def all_keys(kind: str) -> Iterator[str]:
     """Every key of a kind, for a full rebuild."""
     if kind == "component":
         yield from component_names()
         return
-    rows: QuerySet[Any] = {
-        "app": App.objects.all(),
-        "instance": Instance.objects.all(),
-        "namespace": Namespace.objects.all(),
-    }[kind]
-    for pk in rows.order_by("pk").values_list("pk", flat=True).iterator(2000):
+    for pk in _rows(kind).order_by("pk").values_list("pk", flat=True).iterator(2000):
         yield str(pk)
+
+
+def kind_has_rows(kind: str) -> bool:
+    return bool(component_names()) if kind == "component" else _rows(kind).exists()

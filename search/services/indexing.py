@@ -30,7 +30,7 @@ from search.client import (
 )
 from search.documents import INDEXED_KINDS
 from search.models import PendingIndex
-from search.selectors.sources import BUILDERS, Built, all_keys
+from search.selectors.sources import BUILDERS, Built, all_keys, kind_has_rows
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +264,7 @@ def empty_fill() -> list[str]:
     empty = [
         kind
         for kind in INDEXED_KINDS
-        if client.count(index=alias_name(kind))["count"] == 0
-        and next(iter(all_keys(kind)), None) is not None
+        if client.count(index=alias_name(kind))["count"] == 0 and kind_has_rows(kind)
     ]
     kinds_fill(client, empty)
     return empty
