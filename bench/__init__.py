@@ -1,0 +1,1 @@
+"""Benchmarks (see README.md); a package so that bench/search.py is not `search`."""

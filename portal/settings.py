@@ -164,6 +164,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "market.tasks.market_sync_all_task",
         "schedule": env_int("MARKET_SYNC_INTERVAL_SECONDS", 300, minimum=10),
     },
+    # Indexes what could not be indexed when it changed (search server down, lost
+    # message) and drops indexes that rebuilds left behind.
+    "search-repair": {
+        "task": "search.tasks.search_repair_task",
+        "schedule": env_int("SEARCH_REPAIR_INTERVAL_SECONDS", 60, minimum=5),
+    },
 }
 
 # --- workflows ----------------------------------------------------------------
@@ -192,6 +198,8 @@ CELERY_BEAT_SCHEDULE["operations-reap"] = {
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 SEARCH_INDEX_PREFIX = env_str("SEARCH_INDEX_PREFIX", "opsmarket")
+# A search that Elasticsearch has not answered by then is answered from the database.
+SEARCH_TIMEOUT_MS = env_int("SEARCH_TIMEOUT_MS", 2000, minimum=100)
 
 # --- storage ----------------------------------------------------------------
 

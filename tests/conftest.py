@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 from uuid import uuid4
 
@@ -25,6 +26,36 @@ def _clear_cache(settings: Any) -> None:
     if backend.endswith("FileBasedCache"):
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
+
+
+# Writes index into Elasticsearch after commit when tasks run eagerly: under a prefix
+# of this test process's own, never the default one, deleted when the session ends.
+# (tests/search gives each test a prefix of its own on top of this.)
+SEARCH_TEST_PREFIX = f"test-{uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _search_index_of_its_own(settings: Any) -> None:
+    settings.SEARCH_INDEX_PREFIX = SEARCH_TEST_PREFIX
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if not url:
+        return
+    import logging
+
+    from elasticsearch import Elasticsearch
+
+    # Quiet: nothing may print after pytest's closing summary line.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    try:
+        with Elasticsearch(url, request_timeout=10) as client:
+            client.options(ignore_status=404).indices.delete(
+                index=f"{SEARCH_TEST_PREFIX}-*", expand_wildcards="all"
+            )
+    except Exception:  # the server being down must not fail (or end) the run's output
+        logging.getLogger(__name__).debug("test indexes %s-* not deleted", SEARCH_TEST_PREFIX)
 
 
 @pytest.fixture
@@ -54,6 +85,7 @@ SMOKE_MODULES = (
     "tests/market/test_cache.py",
     "tests/market/test_web_catalogue.py",
     "tests/market/test_web_publish.py",
+    "tests/search/test_database_backend.py",
     "tests/workflow/test_engine.py",
     "tests/workflow/test_api.py",
 )

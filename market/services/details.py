@@ -17,6 +17,7 @@ from market.models import App, AppDoc, AppVersion
 from market.package import PackageRefused, read_package
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError
+from search.services.indexing import index_later
 
 log = logging.getLogger(__name__)
 _HEADING = re.compile(r"^#\s+(.+)$", re.MULTILINE)
@@ -81,4 +82,5 @@ def app_details_refresh(*, app: App) -> bool:
             AppDoc(app=app, path=path, title=_doc_title(path, text), body=text)
             for path, text in sorted(package.docs.items())
         )
+        index_later("app", [app.pk])
     return True

@@ -17,6 +17,7 @@ from portal.actors import Actor
 from portal.crypto import decrypt_json, encrypt_json
 from portal.models import slug_validator
 from portal.services.audit import audit_record
+from search.services.indexing import index_later
 
 
 class MarketRefused(Exception):
@@ -165,4 +166,5 @@ def market_remove(*, actor: Actor, market: Market) -> None:
     with transaction.atomic():
         audit_record(actor=actor, action="market.remove", target=market)
         SyncJob.objects.filter(market=market).delete()
+        index_later("app", list(market.apps.values_list("pk", flat=True)))
         market.delete()

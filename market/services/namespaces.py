@@ -11,6 +11,7 @@ from portal.actors import Actor
 from portal.models import Team, slug_validator
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Invalid, Refused
+from search.services.indexing import index_later
 
 
 def namespace_create(
@@ -48,6 +49,7 @@ def namespace_create(
             target=namespace,
             detail={"team": team.name, "target": target},
         )
+        index_later("namespace", [namespace.pk])
     return namespace
 
 
@@ -72,6 +74,9 @@ def namespace_update(
             return namespace
         namespace.save(update_fields=["team", "description"])
         audit_record(actor=actor, action="namespace.update", target=namespace, detail=changes)
+        index_later("namespace", [namespace.pk])
+        # Its instances carry the owning team for the permission filter.
+        index_later("instance", list(namespace.instances.values_list("pk", flat=True)))
     return namespace
 
 
@@ -85,6 +90,7 @@ def namespace_delete(*, actor: Actor, namespace: Namespace) -> None:
             target=namespace,
             detail={"team": namespace.team.name},
         )
+        index_later("namespace", [namespace.pk])
         try:
             namespace.delete()
         except ProtectedError:

@@ -28,6 +28,7 @@ from market.index import (
 from market.models import App, AppVersion, Market, SyncJob
 from market.services.markets import storage_for_market
 from market.storage.base import NotFound
+from search.services.indexing import index_later
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def _store_apps(market: Market, indexes: list[_CheckedIndex]) -> None:
         for start in range(0, len(stale), 500):
             AppVersion.objects.filter(pk__in=stale[start : start + 500]).delete()
         AppVersion.objects.bulk_create(new_rows, batch_size=500)
+        index_later("app", [app.pk for app in apps.values()])
 
 
 def market_sync(*, market: Market) -> SyncReport:
@@ -275,7 +277,10 @@ def market_sync(*, market: Market) -> SyncReport:
 
     gone = set(known) - set(doc["apps"])
     if gone:
-        App.objects.filter(market=market, name__in=gone).delete()
+        with transaction.atomic():
+            gone_apps = App.objects.filter(market=market, name__in=gone)
+            index_later("app", list(gone_apps.values_list("pk", flat=True)))
+            gone_apps.delete()
         report.removed = sorted(gone)
 
     report.serial = doc["serial"]

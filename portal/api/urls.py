@@ -30,5 +30,6 @@ urlpatterns = [
     path("tokens/", tokens_api.TokenListView.as_view(), name="api-token-list"),
     path("tokens/<int:token_id>/", tokens_api.TokenDetailView.as_view(), name="api-token-detail"),
     path("", include("market.urls_api")),
+    path("", include("search.urls_api")),
     path("", include("builds.urls_api")),
 ]
