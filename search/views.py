@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from portal.querystrings import query_with
 from search.backends.base import FACETS, TYPE_LABELS, TYPES
 from search.services.query import search_query_parse, search_run, search_suggest
 
@@ -21,15 +22,7 @@ FACET_LABELS = {
 
 
 def _url(params: QueryDict, **changes: str | None) -> str:
-    query = params.copy()
-    query.pop("page", None)
-    for key, value in changes.items():
-        if value is None:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
+    return query_with(params, changes, drop=("page",))
 
 
 @login_required

@@ -33,6 +33,7 @@ from market.selectors.catalogue import (
 from market.services.publish import can_publish
 from portal.models import Role
 from portal.permissions import teams_with_role
+from portal.querystrings import query_with
 
 ICON_TYPES = frozenset({"image/svg+xml", "image/png"})
 # An SVG is a document that may carry script: served on its own it must not run any.
@@ -40,14 +41,7 @@ ICON_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def _query(params: QueryDict, **changes: str | None) -> str:
-    query = params.copy()
-    for key, value in changes.items():
-        if value is None:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
+    return query_with(params, changes)
 
 
 @login_required
