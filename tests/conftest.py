@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -56,6 +57,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             )
     except Exception:  # the server being down must not fail (or end) the run's output
         logging.getLogger(__name__).debug("test indexes %s-* not deleted", SEARCH_TEST_PREFIX)
+
+
+@pytest.fixture
+def eager_tasks(settings: Any) -> Iterator[None]:
+    """Run queued tasks in this process when their transaction commits, as a worker
+    would right after. Worker processes have tests of their own (tests/workflow)."""
+    from portal.celery import app
+
+    # Read before changing the setting: the first read of app.conf loads it from the
+    # settings, and would take the eager value for good.
+    before = app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = before
 
 
 @pytest.fixture

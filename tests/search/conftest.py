@@ -64,20 +64,6 @@ def search_db(settings: Any) -> Iterator[None]:
     _reset()
 
 
-@pytest.fixture
-def eager_tasks(settings: Any) -> Iterator[None]:
-    """Run Celery tasks inline where they are queued, as a worker would right after."""
-    from portal.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = before
-
-
 @pytest.fixture(autouse=True)
 def _own_package_cache(settings: Any, tmp_path: Any) -> None:
     settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"

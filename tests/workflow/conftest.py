@@ -55,18 +55,5 @@ def files_under(repo: Path, folder: str) -> dict[str, str]:
     return {n.removeprefix(folder + "/"): git(repo, "show", f"HEAD:{n}") for n in names}
 
 
-@pytest.fixture
-def eager_tasks(settings: Any) -> Any:
-    """Run queued tasks in this process when their transaction commits, the way
-    CELERY_TASK_ALWAYS_EAGER does for `make run --eager`; worker processes get
-    their own tests (test_worker.py)."""
-    from portal.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def revision_number(instance: Any) -> int | None:
     return instance.current_revision.number if instance.current_revision else None
