@@ -319,7 +319,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "portal.models.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "portal.models.Role",
+        "InstanceStatusEnum": "market.models.InstanceStatus",
+        "OperationStateEnum": "market.models.OperationState",
+        "StepStateEnum": "market.models.StepState",
+        "BuildStateEnum": "builds.models.Build.State",
+        "TokenStatusEnum": "portal.api.tokens.TOKEN_STATUSES",
+    },
 }
 
 # --- i18n, static -----------------------------------------------------------

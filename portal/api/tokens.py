@@ -16,13 +16,16 @@ from portal.services.tokens import TOKEN_MAX_DAYS, token_create, token_revoke
 _ERROR = OpenApiResponse(ErrorSerializer, description="See the error code")
 
 
+TOKEN_STATUSES = ("active", "expired", "revoked")
+
+
 class TokenOutput(serializers.Serializer):
     """Never the secret, never the digest: only what recognises a token."""
 
     id = serializers.IntegerField()
     name = serializers.CharField()
     prefix = serializers.CharField(help_text="The token's first characters.")
-    status = serializers.ChoiceField(choices=["active", "expired", "revoked"])
+    status = serializers.ChoiceField(choices=TOKEN_STATUSES)
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
