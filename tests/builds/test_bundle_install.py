@@ -15,7 +15,7 @@ from portal.actors import Actor
 from portal.models import Role
 from tests.builds.test_bundles import export
 from tests.factories import make_namespace, make_team, make_user
-from tests.workflow.conftest import commit_subjects, eager_tasks, gitops_repo  # noqa: F401
+from tests.workflow.conftest import commit_subjects, gitops_repo  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
