@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,34 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def poll_until_done(env: dict[str, str], script: str, *, timeout: float) -> dict[str, Any]:
+    """Run `script` (prints one JSON line with a "state") until the state is final,
+    with a real worker on the filesystem broker running meanwhile. Returns the last
+    state, and the worker's output under "worker_output"."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-l", "info"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    state: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = json.loads(manage(env, "shell", "-c", script).splitlines()[-1])
+            if state["state"] not in ("queued", "running"):
+                break
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    state["worker_output"] = output
+    return state
+
+
 QUEUE_SYNC = """
 from market.models import Market
 from market.services.sync import sync_job_enqueue
@@ -60,32 +89,13 @@ def test_a_real_worker_on_the_filesystem_broker_runs_a_queued_sync(tmp_path):
     logins = manage(env, "demo_load")
     assert "admin" in logins
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-l", "info"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        pk = int(manage(env, "shell", "-c", QUEUE_SYNC).strip().splitlines()[-1])
-        deadline = time.monotonic() + 90
-        state: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            state = json.loads(manage(env, "shell", "-c", JOB_STATE.format(pk=pk)).splitlines()[-1])
-            if state["state"] in ("succeeded", "failed"):
-                break
-            time.sleep(1)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+    pk = int(manage(env, "shell", "-c", QUEUE_SYNC).strip().splitlines()[-1])
+    state = poll_until_done(env, JOB_STATE.format(pk=pk), timeout=90)
 
-    assert state.get("state") == "succeeded", (state, output[-3000:])
+    assert state.get("state") == "succeeded", (state, state["worker_output"][-3000:])
     # The demo market was synced at load, so the worker's sync found it unchanged.
-    assert state["report"]["unchanged"] is True  # type: ignore[index]
-    assert "filesystem" in output or "ready" in output
+    assert state["report"]["unchanged"] is True
+    assert "ready" in state["worker_output"]
 
 
 QUEUE_INSTALL = """
@@ -119,29 +129,10 @@ def test_a_real_worker_on_the_filesystem_broker_installs_a_demo_app(tmp_path):
     env = embedded_env(data)
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "demo_load")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-l", "info"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        pk = manage(env, "shell", "-c", QUEUE_INSTALL).strip().splitlines()[-1]
-        deadline = time.monotonic() + 120
-        state: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            state = json.loads(manage(env, "shell", "-c", INSTANCES.format(pk=pk)).splitlines()[-1])
-            if state["state"] not in ("queued", "running"):
-                break
-            time.sleep(1)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+    pk = manage(env, "shell", "-c", QUEUE_INSTALL).strip().splitlines()[-1]
+    state = poll_until_done(env, INSTANCES.format(pk=pk), timeout=120)
 
-    assert state.get("state") == "succeeded", (state, output[-3000:])
+    assert state.get("state") == "succeeded", (state, state["worker_output"][-3000:])
     assert state["instances"] == [
         ["log-analyzer", "deployed"],
         ["log-collector", "deployed"],
