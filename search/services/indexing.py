@@ -92,34 +92,71 @@ def bulk_actions(built: Built, targets: dict[str, list[str]]) -> list[dict[str, 
     return actions
 
 
-def built_write(client: Elasticsearch, built: Built, *, extra_targets: bool = True) -> int:
-    """Write documents and remove stale ones, in the alias and any index being built."""
-    kinds = set(built.docs) | set(built.stale)
-    targets = {
+def _targets(kinds: Iterable[str], *, extra_targets: bool = True) -> dict[str, list[str]]:
+    return {
         kind: [alias_name(kind), *(building_targets(kind) if extra_targets else [])]
         for kind in kinds
     }
+
+
+def built_write(
+    client: Elasticsearch, built: Built, *, extra_targets: bool = True, delete_stale: bool = True
+) -> int:
+    """Write documents and remove stale ones, in the alias and any index being built.
+    With ``delete_stale`` off the caller removes ``built.stale`` later (stale_delete)."""
+    targets = _targets(set(built.docs) | set(built.stale), extra_targets=extra_targets)
     actions = bulk_actions(built, targets)
     if actions:
         helpers.bulk(client, actions, chunk_size=CHUNK, max_retries=2, refresh=False)
+    return stale_delete(client, built.stale, extra_targets=extra_targets) if delete_stale else 0
+
+
+# Elasticsearch refuses a terms query over 65,536 values.
+STALE_TERMS = 10_000
+
+
+def stale_delete(
+    client: Elasticsearch,
+    stale: dict[str, tuple[str, list[str], list[str]]],
+    *,
+    extra_targets: bool = True,
+) -> int:
+    """Delete the documents ``stale`` describes (Built.stale), in slices of keys."""
+    targets = _targets(stale, extra_targets=extra_targets)
     # Found by a search, deleted by id: _delete_by_query lives in the reindex
     # module, which a minimal server (the test one) does not have.
     deletes: list[dict[str, Any]] = []
-    for kind, (field, keys, keep_ids) in built.stale.items():
-        if not keys:
-            continue
-        query: dict[str, Any] = {"bool": {"filter": [{"terms": {field: keys}}]}}
-        if keep_ids:
-            query["bool"]["must_not"] = [{"ids": {"values": keep_ids}}]
-        for index in targets[kind]:
-            deletes.extend(
-                {"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]}
-                for hit in _matching(client, index, query)
-            )
+    for kind, (field_name, keys, keep_ids) in stale.items():
+        for start in range(0, len(keys), STALE_TERMS):
+            query: dict[str, Any] = {
+                "bool": {"filter": [{"terms": {field_name: keys[start : start + STALE_TERMS]}}]}
+            }
+            # A long keep list is applied here rather than as an ids query, which
+            # has the same size limit as terms.
+            keep = set(keep_ids) if len(keep_ids) > STALE_TERMS else set()
+            if keep_ids and not keep:
+                query["bool"]["must_not"] = [{"ids": {"values": keep_ids}}]
+            for index in targets[kind]:
+                deletes.extend(
+                    {"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]}
+                    for hit in _matching(client, index, query)
+                    if hit["_id"] not in keep
+                )
     if deletes:
         helpers.bulk(client, deletes, chunk_size=CHUNK, raise_on_error=False)
-    deleted = len(deletes)
-    return deleted
+    return len(deletes)
+
+
+def _merge_stale(
+    into: dict[str, tuple[str, list[str], list[str]]],
+    more: dict[str, tuple[str, list[str], list[str]]],
+) -> None:
+    for kind, (field_name, keys, keep_ids) in more.items():
+        if not keys:
+            continue
+        _, all_keys_, all_keep = into.setdefault(kind, (field_name, [], []))
+        all_keys_.extend(keys)
+        all_keep.extend(keep_ids)
 
 
 def _matching(client: Elasticsearch, index: str, query: dict[str, Any]) -> list[dict[str, Any]]:
@@ -183,16 +220,25 @@ def index_apply(*, kind: str, keys: Iterable[str | int]) -> IndexReport:
         report.failed = True
         return report
     chunks = [all_keys[start : start + CHUNK] for start in range(0, len(all_keys), CHUNK)]
-    for chunk, (newest, built) in zip(chunks, _prepared(kind, chunks), strict=True):
-        try:
-            report.deleted += built_write(client, built)
-        except (*UNAVAILABLE, helpers.BulkIndexError) as exc:
-            log.warning("search: indexing %d %s(s) failed, left pending: %s", len(chunk), kind, exc)
-            report.failed = True
-            return report
-        report.indexed += built.count()
-        if newest is not None:
-            PendingIndex.objects.filter(kind=kind, key__in=chunk, pk__lte=newest).delete()
+    # Stale documents (an app's removed docs pages) are looked for once at the end,
+    # not per chunk: one search per chunk cost a fifth of a large load. The outbox
+    # rows go only after that, so a failure leaves every key pending.
+    stale: dict[str, tuple[str, list[str], list[str]]] = {}
+    written: list[tuple[list[str], int]] = []
+    try:
+        for chunk, (newest, built) in zip(chunks, _prepared(kind, chunks), strict=True):
+            built_write(client, built, delete_stale=False)
+            _merge_stale(stale, built.stale)
+            report.indexed += built.count()
+            if newest is not None:
+                written.append((chunk, newest))
+        report.deleted += stale_delete(client, stale)
+    except (*UNAVAILABLE, helpers.BulkIndexError) as exc:
+        log.warning("search: indexing %d %s(s) failed, left pending: %s", len(all_keys), kind, exc)
+        report.failed = True
+        return report
+    for chunk, newest in written:
+        PendingIndex.objects.filter(kind=kind, key__in=chunk, pk__lte=newest).delete()
     return report
 
 

@@ -21,7 +21,7 @@ from search.tasks import search_repair_task
 from tests.factories import make_namespace, make_team, make_user
 from tests.market.helpers import demo_archive, local_market
 from tests.search.conftest import CLOSED_URL, ES_URL
-from tests.search.helpers import index_everything, make_app, make_market, refresh
+from tests.search.helpers import index_everything, make_app, make_doc, make_market, refresh
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -187,3 +187,29 @@ def test_indexes_left_empty_after_first_use_are_loaded_by_the_repair_task(search
 
     assert doc_ids(search_es, "app") == ["main/redis-ops"]
     assert "search-box" in doc_ids(search_es, "component")
+
+
+@pytest.mark.parametrize("slice_size", [1, 10_000])
+def test_a_removed_docs_page_leaves_the_index_across_chunks_and_slices(
+    search_es, monkeypatch, slice_size
+):
+    """Stale documents are looked for once after every chunk is written, in slices
+    of keys; a keep list longer than a slice is applied without an ids query."""
+    from search.services import indexing
+
+    monkeypatch.setattr(indexing, "CHUNK", 2)  # three chunks for five apps
+    monkeypatch.setattr(indexing, "STALE_TERMS", slice_size)
+    market = make_market()
+    apps = [make_app(market, f"app-{n}") for n in range(5)]
+    pages = [make_doc(app, f"docs/{p}.md", f"Page {p}", "body") for app in apps for p in "ab"]
+    indexing.index_apply(kind="app", keys=[app.pk for app in apps])
+    assert len(doc_ids(search_es, "appdoc")) == 10
+
+    pages[0].delete()  # app-0's page a
+    pages[9].delete()  # app-4's page b
+    report = indexing.index_apply(kind="app", keys=[app.pk for app in apps])
+
+    assert report.deleted == 2 and not report.failed
+    expected = {f"main/app-{n}/docs/{p}.md" for n in range(5) for p in "ab"}
+    expected -= {"main/app-0/docs/a.md", "main/app-4/docs/b.md"}
+    assert doc_ids(search_es, "appdoc") == sorted(expected)
