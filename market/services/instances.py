@@ -334,25 +334,47 @@ def instance_upgrade(
         instance=instance, version=version, values=values, reuse_values=reuse_values
     )
     _require_queue()
+    return _queue_operation(
+        actor=actor,
+        instance=instance,
+        kind=OperationKind.UPGRADE,
+        status=InstanceStatus.UPGRADING,
+        allowed=(InstanceStatus.DEPLOYED,),
+        params={"version_id": target.pk},
+        values=new_values,
+        detail={"from": instance.version, "to": target.version},
+    )
+
+
+def _queue_operation(
+    *,
+    actor: Actor,
+    instance: Instance,
+    kind: str,
+    status: str,
+    allowed: tuple[str, ...],
+    params: dict[str, Any],
+    detail: dict[str, Any],
+    values: dict[str, Any] | None = None,
+) -> Requested:
+    """One transaction for an operation on an existing instance: move its status
+    (compare-and-set), create the operation from its current revision, write the
+    audit record, and queue the task once it commits."""
     with transaction.atomic():
-        _set_status(instance, InstanceStatus.UPGRADING, allowed=(InstanceStatus.DEPLOYED,))
+        _set_status(instance, status, allowed=allowed)
         operation = _create_operation(
             instance=instance,
-            kind=OperationKind.UPGRADE,
+            kind=kind,
             actor=actor,
-            params={"version_id": target.pk},
-            values=new_values,
+            params=params,
+            values=values,
             from_revision=instance.current_revision,
         )
         audit_record(
             actor=actor,
-            action="instance.upgrade",
+            action=f"instance.{kind}",
             target=instance,
-            detail={
-                "from": instance.version,
-                "to": target.version,
-                "operation": str(operation.pk),
-            },
+            detail={**detail, "operation": str(operation.pk)},
         )
         instance_changed(instance.pk)
         _enqueue_on_commit(operation)
@@ -379,24 +401,15 @@ def instance_rollback(*, actor: Actor, instance: Instance, revision: int) -> Req
     if target is None:
         raise Invalid(f"Instance {instance} has no revision {revision}.")
     _require_queue()
-    with transaction.atomic():
-        _set_status(instance, InstanceStatus.UPGRADING, allowed=(InstanceStatus.DEPLOYED,))
-        operation = _create_operation(
-            instance=instance,
-            kind=OperationKind.ROLLBACK,
-            actor=actor,
-            params={"revision": target.number},
-            from_revision=instance.current_revision,
-        )
-        audit_record(
-            actor=actor,
-            action="instance.rollback",
-            target=instance,
-            detail={"to_revision": target.number, "operation": str(operation.pk)},
-        )
-        instance_changed(instance.pk)
-        _enqueue_on_commit(operation)
-    return Requested(instance=instance, operation=operation)
+    return _queue_operation(
+        actor=actor,
+        instance=instance,
+        kind=OperationKind.ROLLBACK,
+        status=InstanceStatus.UPGRADING,
+        allowed=(InstanceStatus.DEPLOYED,),
+        params={"revision": target.number},
+        detail={"to_revision": target.number},
+    )
 
 
 def instance_uninstall(*, actor: Actor, instance: Instance, force: bool = False) -> Requested:
@@ -415,25 +428,12 @@ def instance_uninstall(*, actor: Actor, instance: Instance, force: bool = False)
             " or force it."
         )
     _require_queue()
-    with transaction.atomic():
-        _set_status(
-            instance,
-            InstanceStatus.UNINSTALLING,
-            allowed=(InstanceStatus.DEPLOYED, InstanceStatus.FAILED),
-        )
-        operation = _create_operation(
-            instance=instance,
-            kind=OperationKind.UNINSTALL,
-            actor=actor,
-            params={"force": force},
-            from_revision=instance.current_revision,
-        )
-        audit_record(
-            actor=actor,
-            action="instance.uninstall",
-            target=instance,
-            detail={"force": force, "dependents": dependents, "operation": str(operation.pk)},
-        )
-        instance_changed(instance.pk)
-        _enqueue_on_commit(operation)
-    return Requested(instance=instance, operation=operation)
+    return _queue_operation(
+        actor=actor,
+        instance=instance,
+        kind=OperationKind.UNINSTALL,
+        status=InstanceStatus.UNINSTALLING,
+        allowed=(InstanceStatus.DEPLOYED, InstanceStatus.FAILED),
+        params={"force": force},
+        detail={"force": force, "dependents": dependents},
+    )
