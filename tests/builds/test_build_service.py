@@ -3,6 +3,7 @@ normal lint, intranet profiles through *.tpl files, git sources, hostile sources
 
 from __future__ import annotations
 
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,32 @@ def test_git_over_http_is_pinned_to_the_checked_addresses(settings: Any) -> None
     settings.BUILD_GIT_ALLOW_PRIVATE_NETWORK = False
     with pytest.raises(PackageRefused, match="loopback"):
         git_address_pins("http://127.0.0.1/r.git")
+
+
+def test_a_build_from_a_git_server_over_http(tmp_path: Path, operator: Any, settings: Any) -> None:
+    from tests.builds.git_http import git_http_server
+
+    source = write_source(
+        tmp_path / "src", files={"templates/deploy.yaml.tpl": "image: ${GOLANG_IMAGE}\n"}
+    )
+    sha = git_repo(source)
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(
+        ["git", "clone", "--quiet", "--bare", str(source), str(served / "app.git")], check=True
+    )
+
+    with git_http_server(served) as base:
+        url = f"{base}/app.git"
+        # Loopback is a private address: refused unless the intranet flag is on.
+        with pytest.raises(Invalid, match="loopback"):
+            build_create(actor=Actor(user=operator), git_url=url, ref="main")
+        settings.BUILD_GIT_ALLOW_PRIVATE_NETWORK = True
+        build = run_build(build_create(actor=Actor(user=operator), git_url=url, ref="main"))
+
+    assert build.state == Build.State.SUCCEEDED, build.error
+    assert build.commit_sha == sha
+    assert build.source == url
+    with tarfile.open(build_archive_path(build)) as tar:
+        names = tar.getnames()
+    assert any(name.endswith("templates/deploy.yaml") for name in names)
