@@ -572,6 +572,7 @@ def step_timeline(
                 "finished_at": finished,
                 "duration": duration,
                 "message": _lookup(step, "message", "") or "",
+                "log": _lookup(step, "log", "") or "",
             }
         )
     # A queued operation, or one between two steps, has no live step: the caller who

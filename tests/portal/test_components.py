@@ -463,3 +463,17 @@ def test_form_field_groups_radio_buttons_in_a_fieldset():
     assert '<fieldset class="form-field form-field--group">' in html
     assert '<legend class="form-field__label">Role' in html
     assert 'type="radio"' in html
+
+
+def test_step_timeline_shows_a_step_log_open_while_it_runs_or_failed():
+    steps = [
+        {"name": "fetch", "state": "succeeded", "log": "12:00:01 done"},
+        {"name": "apply", "state": "running", "log": "12:00:02 attempt 1: <started>"},
+        {"name": "verify", "state": "failed", "log": "12:00:03 failed: no kind"},
+        {"name": "record", "state": "pending"},
+    ]
+    html = render("{% step_timeline steps %}", steps=steps)
+
+    assert html.count('class="step-timeline__log"') == 3
+    assert html.count('class="step-timeline__log" open') == 2
+    assert "attempt 1: &lt;started&gt;" in html
