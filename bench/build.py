@@ -156,7 +156,7 @@ def main() -> None:
     django.setup()
     from builds.lint import scan_files
     from builds.pipeline import LintOutcome, make_preparer
-    from builds.selectors import allowed_hosts, effective_resources
+    from builds.selectors import build_resources
     from builds.tpl import render_tpl_files
     from market.package import Limits, build_package
     from market.package.builder import collect_sources
@@ -164,9 +164,9 @@ def main() -> None:
     try:
         source = work / "bench-build"
         write_source(source, args.files)
-        resources = effective_resources()
-        values = {r.name: r.value for r in resources}
-        allowed = allowed_hosts(profile=None, resources=resources)
+        chosen = build_resources()
+        values = chosen.as_dict()
+        allowed = chosen.allowed_hosts
         source_bytes = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
         outcome = LintOutcome()
 

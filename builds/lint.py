@@ -151,14 +151,14 @@ def scan_line(
     return found
 
 
-def is_text(data: bytes) -> bool:
+def as_text(data: bytes) -> str | None:
+    """The file's text, or None for a binary file (a NUL early on, or not UTF-8)."""
     if b"\x00" in data[:8192]:
-        return False
+        return None
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def scan_text(path: str, text: str) -> list[Finding]:
@@ -181,8 +181,9 @@ def scan_files(files: Iterable[SourceFile]) -> list[Finding]:
     """Every host reference in the text files, in file and line order."""
     findings: list[Finding] = []
     for item in files:
-        if is_text(item.data):
-            findings.extend(scan_text(item.path, item.data.decode("utf-8")))
+        text = as_text(item.data)
+        if text is not None:
+            findings.extend(scan_text(item.path, text))
     return findings
 
 

@@ -79,14 +79,40 @@ def effective_resources(
     return [merged[name] for name in [*order, *extra]]
 
 
+@dataclass(frozen=True)
+class BuildResources:
+    """What a build takes from its profile: the profile row, the effective
+    variables and the hosts a strict build may name."""
+
+    profile: ResourceProfile | None
+    resources: list[Resource]
+    allowed_hosts: list[str]
+
+    def as_dict(self) -> dict[str, str]:
+        return {r.name: r.value for r in self.resources}
+
+
+def build_resources(
+    *, profile_name: str | None = None, overrides: Mapping[str, str] | None = None
+) -> BuildResources:
+    """Resolve a profile name and overrides once for a build, the CLI and templates.
+    Raises NotFound for an unknown profile, Invalid for a bad override."""
+    profile = profile_get(name=profile_name) if profile_name else None
+    resources = effective_resources(profile=profile, overrides=overrides)
+    return BuildResources(
+        profile=profile,
+        resources=resources,
+        allowed_hosts=allowed_hosts(profile=profile, resources=resources),
+    )
+
+
 def profile_resources(
     profile_name: str | None = None, overrides: dict[str, str] | None = None
 ) -> dict[str, str]:
     """The effective resource variables, ``{NAME: value}``: what templates get as
     ``resources`` (render_templates(resources=...)) and ``*.tpl`` files as ``${NAME}``.
     Raises NotFound for an unknown profile, Invalid for a bad override."""
-    profile = profile_get(name=profile_name) if profile_name else None
-    return {r.name: r.value for r in effective_resources(profile=profile, overrides=overrides)}
+    return build_resources(profile_name=profile_name, overrides=overrides).as_dict()
 
 
 def value_host(value: str) -> str | None:

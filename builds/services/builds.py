@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 
-from builds.models import Build, ResourceProfile
-from builds.selectors import allowed_hosts, effective_resources, may_build, profile_get
+from builds.models import Build
+from builds.selectors import build_resources, may_build
 from market.models import Market
 from market.netguard import check_url
 from market.services.publish import can_publish
@@ -108,13 +108,11 @@ def build_create(
     if git_url:
         git_url = check_git_url(git_url, actor=actor)
         ref = ref.strip() or "HEAD"
-    profile: ResourceProfile | None = None
-    if profile_name:
-        try:
-            profile = profile_get(name=profile_name)
-        except NotFound as exc:
-            raise Invalid(f"profile: {exc.message}") from None
-    resources = effective_resources(profile=profile, overrides=overrides)
+    try:
+        chosen = build_resources(profile_name=profile_name, overrides=overrides)
+    except NotFound as exc:
+        raise Invalid(f"profile: {exc.message}") from None
+    profile = chosen.profile
     market = _publish_target(actor, publish_market)
 
     upload = ""
@@ -139,9 +137,9 @@ def build_create(
                 strict=strict,
                 publish_market=market,
                 resources=[
-                    {"name": r.name, "value": r.value, "origin": r.origin} for r in resources
+                    {"name": r.name, "value": r.value, "origin": r.origin} for r in chosen.resources
                 ],
-                allowed_hosts=allowed_hosts(profile=profile, resources=resources),
+                allowed_hosts=chosen.allowed_hosts,
             )
             audit_record(
                 actor=actor,

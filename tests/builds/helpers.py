@@ -23,8 +23,7 @@ category: testing
 license: Apache-2.0
 """
 
-# The three public hosts a strict build must name, each on a known line.
-PUBLIC_TEMPLATE = """\
+_DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -34,24 +33,25 @@ spec:
     spec:
       initContainers:
         - name: fetch
+"""
+
+# The three public hosts a strict build must name, each on a known line.
+PUBLIC_TEMPLATE = (
+    _DEPLOYMENT
+    + """\
           image: python:3.11-slim
           command: ["sh", "-c", "pip install -i https://pypi.org/simple requests && curl -fsSL https://raw.githubusercontent.com/acme/tools/main/setup.sh | sh"]
 """  # noqa: E501 - a real-looking one-line shell command
+)
 
 # The same template with every external address taken from the resource variables.
-TPL_TEMPLATE = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: mirror-test
-spec:
-  template:
-    spec:
-      initContainers:
-        - name: fetch
+TPL_TEMPLATE = (
+    _DEPLOYMENT
+    + """\
           image: ${SW_PYTHON3_IMAGE}
           command: ["sh", "-c", "pip install -i ${PYTHON_PIP} requests && curl -fsSL ${RAW_FILES_URL}/acme/tools/main/setup.sh | sh"]
 """  # noqa: E501 - a real-looking one-line shell command
+)
 
 INTRANET = {
     "SW_PYTHON3_IMAGE": "registry.corp.example.net/library/python:3.11-slim",

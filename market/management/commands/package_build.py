@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.pipeline import LintOutcome, make_preparer
-from builds.selectors import allowed_hosts, effective_resources, profile_get
+from builds.selectors import build_resources
 from market.package import PackageRefused, build_package
 from portal.services.errors import NotFound
 
@@ -38,17 +38,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        profile = None
-        if options["profile"]:
-            try:
-                profile = profile_get(name=options["profile"])
-            except NotFound as exc:
-                raise CommandError(exc.message, returncode=1) from None
-        resources = effective_resources(profile=profile)
+        try:
+            chosen = build_resources(profile_name=options["profile"])
+        except NotFound as exc:
+            raise CommandError(exc.message, returncode=1) from None
         outcome = LintOutcome()
         preparer = make_preparer(
-            resources={r.name: r.value for r in resources},
-            allowed=allowed_hosts(profile=profile, resources=resources),
+            resources=chosen.as_dict(),
+            allowed=chosen.allowed_hosts,
             strict=options["strict"],
             outcome=outcome,
         )
