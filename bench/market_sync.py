@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import http.server
 import multiprocessing
-import os
 import resource
 import shutil
 import sys
@@ -23,15 +22,16 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.environment import django_environment  # noqa: E402
 
 CATEGORIES = ["observability", "databases", "networking", "security", "storage", "runbooks"]
 MANIFEST = """\
@@ -44,60 +44,6 @@ category: testing
 keywords: [bench, {name}]
 license: Apache-2.0
 """
-
-
-# --- environment -----------------------------------------------------------------
-
-
-@contextmanager
-def django_environment(workdir: Path) -> Iterator[str]:
-    """Point Django at a private data folder and database, set it up, migrate.
-    Yields a description of the database."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["PORTAL_DATA_DIR"] = str(workdir / "data")
-    # No broker, search or eager tasks: the sync job market_add queues must not run
-    # behind our back, and nothing but the sync is measured.
-    for name in ("REDIS_URL", "ELASTICSEARCH_URL", "CELERY_TASK_ALWAYS_EAGER"):
-        os.environ.pop(name, None)
-    drop: Callable[[], None] | None = None
-    described = "SQLite in " + str(workdir / "data")
-    if os.environ.get("DATABASE_URL"):
-        url, drop = _fresh_postgres_database(os.environ["DATABASE_URL"])
-        os.environ["DATABASE_URL"] = url
-        described = "PostgreSQL " + urlsplit(url).path.lstrip("/")
-    try:
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0)
-        yield described
-    finally:
-        if drop is not None:
-            from django.db import connections
-
-            connections.close_all()
-            drop()
-
-
-def _fresh_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
-    """A new database next to the one `url` names, and a function that drops it: the
-    bench never writes into a database someone uses."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-    def drop() -> None:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-    return urlunsplit(parts._replace(path="/" + name)), drop
 
 
 # --- a market on disk --------------------------------------------------------------
@@ -437,7 +383,10 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="ops-market-bench-"))
     try:
-        with django_environment(workdir) as database:
+        # No broker, search or eager tasks: the sync job market_add queues must not run
+        # behind our back, and nothing but the sync is measured.
+        unset = ("REDIS_URL", "ELASTICSEARCH_URL", "CELERY_TASK_ALWAYS_EAGER")
+        with django_environment(workdir, unset=unset) as database:
             run(args, workdir, database)
     finally:
         if args.keep:

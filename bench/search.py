@@ -19,11 +19,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this folder comes first on sys.path, where this file would
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from bench.market_sync import _fresh_postgres_database  # noqa: E402
+from bench.environment import django_environment  # noqa: E402
 
 WORDS = [
     "prometheus", "grafana", "redis", "postgres", "kafka", "nginx", "loki", "tempo",
@@ -43,41 +42,24 @@ TYPOS = ["promethues", "grafna", "rdis", "postgers", "exproter", "dashbaord"]
 
 
 @contextmanager
-def django_environment(workdir: Path) -> Iterator[str]:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["PORTAL_DATA_DIR"] = str(workdir / "data")
+def search_environment(workdir: Path) -> Iterator[str]:
+    """The bench's Django environment with an index prefix of its own, whose indexes
+    are deleted afterwards (before the database goes)."""
     os.environ["SEARCH_INDEX_PREFIX"] = f"bench-search-{uuid.uuid4().hex[:8]}"
     # No broker: indexing is called directly, nothing is queued behind our back.
-    for name in ("REDIS_URL", "CELERY_TASK_ALWAYS_EAGER"):
-        os.environ.pop(name, None)
-    drop: Callable[[], None] | None = None
-    described = "SQLite in " + str(workdir / "data")
-    if os.environ.get("DATABASE_URL"):
-        url, drop = _fresh_postgres_database(os.environ["DATABASE_URL"])
-        os.environ["DATABASE_URL"] = url
-        described = "PostgreSQL " + urlsplit(url).path.lstrip("/")
-    try:
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0)
+    with django_environment(workdir, unset=("REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")) as described:
         # One line per request at INFO: the figures would drown.
         logging.getLogger("elastic_transport").setLevel(logging.WARNING)
-        yield described
-    finally:
-        from django.conf import settings
-        from elasticsearch import Elasticsearch
+        try:
+            yield described
+        finally:
+            from django.conf import settings
+            from elasticsearch import Elasticsearch
 
-        client = Elasticsearch(str(settings.ELASTICSEARCH_URL), request_timeout=60)
-        client.options(ignore_status=404).indices.delete(
-            index=f"{settings.SEARCH_INDEX_PREFIX}-*", expand_wildcards="all"
-        )
-        if drop is not None:
-            from django.db import connections
-
-            connections.close_all()
-            drop()
+            client = Elasticsearch(str(settings.ELASTICSEARCH_URL), request_timeout=60)
+            client.options(ignore_status=404).indices.delete(
+                index=f"{settings.SEARCH_INDEX_PREFIX}-*", expand_wildcards="all"
+            )
 
 
 def make_catalogue(count: int) -> list[int]:
@@ -254,7 +236,7 @@ def main() -> int:
         return 2
     with (
         tempfile.TemporaryDirectory(prefix="bench-search-") as tmp,
-        django_environment(Path(tmp)) as database,
+        search_environment(Path(tmp)) as database,
     ):
         run(args, database)
     return 0

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.market_sync import _fresh_postgres_database, line  # noqa: E402
+from bench.environment import django_environment  # noqa: E402
+from bench.market_sync import line  # noqa: E402
 
 MANIFEST = """\
 schema: 1
@@ -161,29 +162,11 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as tmp:
         workdir = Path(tmp)
-        os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-        os.environ["PORTAL_DATA_DIR"] = str(workdir / "data")
-        for name in ("ELASTICSEARCH_URL", "CELERY_TASK_ALWAYS_EAGER"):
-            os.environ.pop(name, None)
-        drop = None
-        database = "SQLite in " + str(workdir / "data")
-        if os.environ.get("DATABASE_URL"):
-            # The workers inherit this environment: the same fresh database.
-            os.environ["DATABASE_URL"], drop = _fresh_postgres_database(os.environ["DATABASE_URL"])
-            database = "PostgreSQL " + os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
-        try:
-            import django
-            from django.core.management import call_command
-
-            django.setup()
-            call_command("migrate", verbosity=0)
+        # The workers inherit this environment: the same fresh database.
+        with django_environment(
+            workdir, unset=("ELASTICSEARCH_URL", "CELERY_TASK_ALWAYS_EAGER")
+        ) as database:
             return run(args, workdir, database)
-        finally:
-            if drop is not None:
-                from django.db import connections
-
-                connections.close_all()
-                drop()
 
 
 def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
