@@ -24,6 +24,7 @@ from search.backends.base import (
     Suggestion,
     snippet,
 )
+from search.selectors.sources import app_url
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,7 @@ def _queryset(kind: str, *, user: Any) -> QuerySet[Any]:
     return filter_visible(user, Namespace.objects.select_related("team"))
 
 
-def _filtered(
-    kind: str, query: SearchQuery, *, user: Any, without: str = ""
-) -> QuerySet[Any] | None:
+def _filtered(kind: str, query: SearchQuery, *, user: Any) -> QuerySet[Any] | None:
     """Rows of `kind` matching the words and the chosen facets, or None when a chosen
     facet does not apply to the kind. Every word must match some field."""
     if not user.is_authenticated:
@@ -83,7 +82,7 @@ def _filtered(
     spec = SPECS[kind]
     rows = _queryset(kind, user=user)
     for facet, value in query.filters.items():
-        if facet == without or facet not in FACETS or not value:
+        if facet not in FACETS or not value:
             continue
         if facet not in spec.facets:
             return None
@@ -113,7 +112,7 @@ def _hit(kind: str, row: Any, words: list[str]) -> Hit:
         return Hit(
             "app",
             row.title or row.name,
-            f"/market/{row.market.name}/{row.name}/",
+            app_url(row.market.name, row.name),
             snippet(row.summary or row.readme, words),
             row.summary,
             {"market": row.market.name, "category": row.category, "version": row.latest},
@@ -123,7 +122,7 @@ def _hit(kind: str, row: Any, words: list[str]) -> Hit:
         return Hit(
             "appdoc",
             row.title,
-            f"/market/{app.market.name}/{app.name}/docs/{doc_slug(row.path)}",
+            f"{app_url(app.market.name, app.name)}docs/{doc_slug(row.path)}",
             snippet(row.body, words),
             "",
             {
@@ -200,8 +199,10 @@ class DatabaseBackend:
             type_counts[kind] = rows.count()
             if kind not in kinds or not type_counts[kind]:
                 continue
-            for facet, field in SPECS[kind].facets.items():
-                for value in rows.order_by().values_list(field, flat=True)[:MAX_RESULTS_WINDOW]:
+            # Every facet of the kind from one query, not one per facet.
+            kind_facets = SPECS[kind].facets
+            for values in rows.order_by().values_list(*kind_facets.values())[:MAX_RESULTS_WINDOW]:
+                for facet, value in zip(kind_facets, values, strict=True):
                     if value:
                         facets[facet][str(value)] += 1
             for row in _scored(kind, rows, query.q)[: min(wanted, MAX_RESULTS_WINDOW)]:

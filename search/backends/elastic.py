@@ -74,6 +74,11 @@ def permission_filter(user: Any) -> dict[str, Any] | None:
     }
 
 
+def _permission_filters(user: Any) -> list[dict[str, Any]]:
+    allowed = permission_filter(user)
+    return [] if allowed is None else [allowed]
+
+
 def text_query(q: str) -> dict[str, Any]:
     lowered = q.lower()
     fields = TEXT_FIELDS + ZH_FIELDS if has_cjk(q) else TEXT_FIELDS
@@ -133,10 +138,7 @@ def _terms(selected: dict[str, str], *, without: str = "") -> list[dict[str, Any
 
 def search_body(query: SearchQuery, *, user: Any) -> dict[str, Any]:
     """The whole request body for one page of results (also used by the benchmark)."""
-    filters: list[dict[str, Any]] = []
-    allowed = permission_filter(user)
-    if allowed is not None:
-        filters.append(allowed)
+    filters = _permission_filters(user)
     must: dict[str, Any] = text_query(query.q) if query.q.strip() else {"match_all": {}}
     selected = _selected(query)
     aggs = {
@@ -172,10 +174,7 @@ def search_body(query: SearchQuery, *, user: Any) -> dict[str, Any]:
 
 
 def suggest_body(q: str, *, user: Any, limit: int) -> dict[str, Any]:
-    filters: list[dict[str, Any]] = []
-    allowed = permission_filter(user)
-    if allowed is not None:
-        filters.append(allowed)
+    filters = _permission_filters(user)
     return {
         "query": {
             "bool": {
