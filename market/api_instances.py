@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from market.models import Instance, InstanceStatus, Operation, OperationStep, Revision
-from market.selectors.catalogue import market_names
+from market.models import Instance, InstanceStatus, Market, Operation, OperationStep, Revision
 from market.selectors.instances import (
     instance_get,
     instance_list,
@@ -162,10 +162,12 @@ def _accepted(requested: Requested) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-def _market(name: str) -> Any:
-    if name not in market_names():
-        raise Invalid(f"No market named {name!r}.")
-    return market_get(name=name)
+def _market(name: str) -> Market:
+    # In a request body an unknown market is invalid input (400), not a missing page.
+    try:
+        return market_get(name=name)
+    except Http404:
+        raise Invalid(f"No market named {name!r}.") from None
 
 
 class InstanceListView(GenericAPIView):

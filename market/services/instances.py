@@ -34,7 +34,6 @@ from market.package.render import deep_merge, merged_values
 from market.package.schema import schema_errors
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError, TransientStorageError
-from market.workflow.notify import instance_changed
 from market.workflow.resolve import install_plan, version_resolve
 from market.workflow.steps import STEPS
 from portal.actors import Actor
@@ -44,6 +43,7 @@ from portal.permissions import has_team_role
 from portal.queue import queue_available
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Forbidden, Invalid, Refused, Unavailable
+from search.services.indexing import index_later
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +276,9 @@ def instance_install(
                 "dependencies": [d.app.name + "@" + d.version for d in plan.missing],
             },
         )
-        for changed in [*by_app.values()]:
-            instance_changed(changed.pk)
+        # Dependencies present before keep their status: indexed again all the same,
+        # in one batch, so their pages show the new dependent.
+        index_later("instance", [changed.pk for changed in by_app.values()])
         _enqueue_on_commit(operation)
     return Requested(instance=instance, operation=operation, dependencies=dependency_operations)
 
@@ -376,7 +377,7 @@ def _queue_operation(
             target=instance,
             detail={**detail, "operation": str(operation.pk)},
         )
-        instance_changed(instance.pk)
+        index_later("instance", [instance.pk])
         _enqueue_on_commit(operation)
     return Requested(instance=instance, operation=operation)
 

@@ -9,15 +9,10 @@ from market.models import Instance
 from market.package.render import (
     InstanceContext,
     RenderError,
-    merged_values,
-    render_templates,
-    secret_strings,
 )
-from market.package.secrets import mask_secrets
 from market.selectors.instances import manifests_diff, unified, values_yaml
 from market.services.instances import _upgrade_target, package_for, require_operator
-from market.workflow.manifests import mask_text, target_paths
-from market.workflow.steps import render_resources
+from market.workflow.rendering import instance_render
 from portal.actors import Actor
 from portal.services.errors import Invalid
 
@@ -55,32 +50,26 @@ def instance_upgrade_preview(
     )
     current = instance.current_revision
     assert current is not None  # _upgrade_target refuses instances without one
-    package = package_for(target)
     try:
-        rendered = render_templates(
-            package,
+        rendered = instance_render(
+            package_for(target),
             values=new_values,
             instance=InstanceContext(
                 name=instance.name, namespace=instance.namespace.name, revision=current.number + 1
             ),
-            resources=render_resources(),
         )
     except RenderError as exc:
         raise Invalid(f"{target.app.name} {target.version} does not render: {exc}") from None
-    merged = merged_values(package, new_values)
-    paths = package.secret_paths()
-    secrets = secret_strings(merged, paths)
-    manifests = {p: mask_text(t, secrets) for p, t in target_paths(rendered).items()}
     return UpgradePreview(
         from_version=current.app_version,
         to_version=target.version,
         values_diff=unified(
             values_yaml(current.values_masked),
-            values_yaml(mask_secrets(merged, paths)),
+            values_yaml(rendered.values_masked),
             f"r{current.number}",
             "upgrade",
         ),
         manifests_diff=manifests_diff(
-            current.manifests_masked, manifests, f"r{current.number}", "upgrade"
+            current.manifests_masked, rendered.manifests_masked, f"r{current.number}", "upgrade"
         ),
     )

@@ -36,11 +36,11 @@ from market.models import (
 )
 from market.targets import TargetError, TargetUnavailable, target_for
 from market.workflow.errors import StepFailed, StepTransient
-from market.workflow.notify import instance_changed
 from market.workflow.steps import STEP_FUNCTIONS, Run
 from portal.actors import Actor
 from portal.crypto import decrypt_json
 from portal.services.audit import audit_record
+from search.services.indexing import index_later
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,7 @@ def _run_steps(run: Run) -> None:
         _fail(run, run.context["failure"]["step"], run.context["failure"]["message"])
         return
     if run.operation.attempt > settings.WORKFLOW_MAX_ATTEMPTS:
-        step = run.operation.steps.exclude(state=StepState.SUCCEEDED).first()
-        name = step.name if step else "record"
+        name = _unfinished_step(run)
         _fail(run, name, f"worker lost {run.operation.attempt - 1} times during {name}")
         return
     for step in run.operation.steps.order_by("position"):
@@ -176,6 +175,16 @@ def _log_line(text: str) -> Concat:
     attempt adds to what the dead one wrote)."""
     stamp = timezone.now().strftime("%H:%M:%S")
     return Concat(F("log"), Value(f"{stamp} {text[:1000]}\n"), output_field=TextField())
+
+
+def _unfinished_step(run: Run) -> str:
+    """The step the operation stopped in: the first one not done."""
+    step = (
+        run.operation.steps.exclude(state__in=[StepState.SUCCEEDED, StepState.SKIPPED])
+        .order_by("position")
+        .first()
+    )
+    return step.name if step else "record"
 
 
 def _succeed(run: Run, step: OperationStep) -> None:
@@ -241,7 +250,8 @@ def _succeed(run: Run, step: OperationStep) -> None:
                 "requested_by": operation.requested_by,
             },
         )
-        instance_changed(instance.pk)
+        # The search index hears of the new state once this transaction commits.
+        index_later("instance", [instance.pk])
 
 
 def _undo(run: Run) -> tuple[str, str, bool]:
@@ -315,7 +325,8 @@ def _fail(run: Run, step_name: str, message: str) -> None:
             target=instance,
             detail={"operation": str(operation.pk), "error": error, "undo": undone},
         )
-        instance_changed(instance.pk)
+        # The search index hears of the new state once this transaction commits.
+        index_later("instance", [instance.pk])
     log.info("operation %s %s: %s (%s)", operation.pk, state, error, undone)
 
 
@@ -326,8 +337,7 @@ def operation_abandon(operation_id: str, message: str) -> None:
     if not operation_claim(operation_id):
         return
     run = _load(operation_id)
-    step = run.operation.steps.exclude(state__in=[StepState.SUCCEEDED, StepState.SKIPPED]).first()
     try:
-        _fail(run, step.name if step else "record", message)
+        _fail(run, _unfinished_step(run), message)
     except StepTransient:
         operation_release(operation_id)

@@ -25,9 +25,7 @@ from market.models import (
 )
 from market.package import PackageRefused, read_package
 from market.package.model import Package
-from market.package.render import InstanceContext, RenderError, merged_values, render_templates
-from market.package.render import secret_strings as package_secret_strings
-from market.package.secrets import mask_secrets
+from market.package.render import InstanceContext, RenderError, merged_values
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError, TransientStorageError
 from market.targets import Change, TargetError, TargetUnavailable, target_for
@@ -35,9 +33,8 @@ from market.workflow.errors import StepFailed, StepTransient
 from market.workflow.manifests import (
     manifest_problems,
     manifests_digest,
-    mask_text,
-    target_paths,
 )
+from market.workflow.rendering import instance_render
 from portal.crypto import decrypt_json, encrypt_json
 
 STEPS: dict[str, tuple[str, ...]] = {
@@ -143,7 +140,6 @@ def step_resolve(run: Run) -> str:
         run.context["version_id"] = params["version_id"]
         version = run.app_version()
         run.context["version"] = version.version
-        run.context["market"] = version.app.market.name
         run.context["archive_digest"] = version.digest
         return f"{version.app.name} {version.version} from market {version.app.market.name}"
     if run.kind == OperationKind.ROLLBACK:
@@ -187,53 +183,34 @@ def _next_revision_number(run: Run) -> int:
     return int(run.context["revision_number"])
 
 
-def render_resources() -> dict[str, str]:
-    """The resource profile templates see (SPEC section 7)."""
-    try:
-        from builds.selectors import profile_resources
-    except ImportError:  # the builds app predates profiles on this branch
-        return {}
-    return dict(profile_resources())
-
-
 def step_render(run: Run) -> str:
     number = _next_revision_number(run)
     if run.kind == OperationKind.ROLLBACK:
         revision = Revision.objects.get(pk=run.context["revision_id"])
         manifests = decrypt_json(revision.manifests_encrypted)
-        stored = decrypt_json(revision.values_encrypted)
         run.context["values"] = revision.values_encrypted
         run.context["values_masked"] = revision.values_masked
-        run.context["user_values"] = encrypt_json(stored.get("user", {}))
         run.context["manifests"] = revision.manifests_encrypted
         run.context["manifests_masked"] = revision.manifests_masked
         run.context["secret_paths"] = revision.secret_paths
         run.context["digest"] = manifests_digest(manifests)
         restored = len(manifests)
         return f"restores the {restored} files of revision {revision.number} as revision {number}"
-    package = run.package()
     user_values = run.user_values()
     instance = InstanceContext(
         name=run.instance.name, namespace=run.instance.namespace.name, revision=number
     )
     try:
-        rendered = render_templates(
-            package, values=user_values, instance=instance, resources=render_resources()
-        )
+        rendered = instance_render(run.package(), values=user_values, instance=instance)
     except RenderError as exc:
         raise StepFailed(str(exc)) from None
-    manifests = target_paths(rendered)
-    merged = merged_values(package, user_values)
-    paths = package.secret_paths()
-    secrets = package_secret_strings(merged, paths)
-    run.context["values"] = encrypt_json({"user": user_values, "merged": merged})
-    run.context["values_masked"] = mask_secrets(merged, paths)
-    run.context["user_values"] = encrypt_json(user_values)
-    run.context["manifests"] = encrypt_json(manifests)
-    run.context["manifests_masked"] = {p: mask_text(t, secrets) for p, t in manifests.items()}
-    run.context["secret_paths"] = paths
-    run.context["digest"] = manifests_digest(manifests)
-    return f"{len(manifests)} manifest files for revision {number}"
+    run.context["values"] = encrypt_json({"user": user_values, "merged": rendered.merged})
+    run.context["values_masked"] = rendered.values_masked
+    run.context["manifests"] = encrypt_json(rendered.manifests)
+    run.context["manifests_masked"] = rendered.manifests_masked
+    run.context["secret_paths"] = rendered.secret_paths
+    run.context["digest"] = manifests_digest(rendered.manifests)
+    return f"{len(rendered.manifests)} manifest files for revision {number}"
 
 
 def step_apply(run: Run) -> str:

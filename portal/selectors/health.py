@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from portal.queue import queue_problem
+
 
 def _check_database() -> dict[str, Any]:
     try:
@@ -18,16 +20,14 @@ def _check_database() -> dict[str, Any]:
 
 
 def _check_queue() -> dict[str, Any]:
-    if not settings.REDIS_URL:
-        ok = settings.QUEUE_DIR.is_dir()
-        return {"ok": ok, "backend": "filesystem"}
-    import redis
-
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
-        return {"ok": True, "backend": "redis"}
-    except redis.RedisError as exc:
-        return {"ok": False, "backend": "redis", "error": type(exc).__name__}
+    report: dict[str, Any] = {
+        "ok": True,
+        "backend": "redis" if settings.REDIS_URL else "filesystem",
+    }
+    problem = queue_problem()
+    if problem is not None:
+        report.update(ok=False, error=problem)
+    return report
 
 
 def _check_search() -> dict[str, Any]:
