@@ -166,5 +166,5 @@ def market_remove(*, actor: Actor, market: Market) -> None:
     with transaction.atomic():
         audit_record(actor=actor, action="market.remove", target=market)
         SyncJob.objects.filter(market=market).delete()
-        index_later("app", list(market.apps.values_list("pk", flat=True)))
+        index_later("app", market.apps.values_list("pk", flat=True))
         market.delete()

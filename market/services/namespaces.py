@@ -76,7 +76,7 @@ def namespace_update(
         audit_record(actor=actor, action="namespace.update", target=namespace, detail=changes)
         index_later("namespace", [namespace.pk])
         # Its instances carry the owning team for the permission filter.
-        index_later("instance", list(namespace.instances.values_list("pk", flat=True)))
+        index_later("instance", namespace.instances.values_list("pk", flat=True))
     return namespace
 
 

@@ -279,7 +279,7 @@ def market_sync(*, market: Market) -> SyncReport:
     if gone:
         with transaction.atomic():
             gone_apps = App.objects.filter(market=market, name__in=gone)
-            index_later("app", list(gone_apps.values_list("pk", flat=True)))
+            index_later("app", gone_apps.values_list("pk", flat=True))
             gone_apps.delete()
         report.removed = sorted(gone)
 

@@ -51,7 +51,9 @@ def index_later(kind: str, keys: Iterable[str | int]) -> None:
     """Bring the documents of these rows up to date after the current transaction commits.
 
     ``kind`` is ``app`` (its docs pages follow), ``instance``, ``namespace`` or
-    ``component``; ``keys`` are primary keys (component names for components).
+    ``component``; ``keys`` are primary keys (component names for components), for
+    instance a ``values_list`` queryset: read here and now (so before a delete that
+    follows), and not at all when search is off.
     Safe inside a transaction: nothing is sent before commit, and a rollback
     forgets it. A deleted row's key removes its document.
     """
