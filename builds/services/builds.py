@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -176,7 +175,3 @@ def sandbox_remove(path: Path) -> None:
 
 def resources_of(build: Build) -> dict[str, str]:
     return {str(r["name"]): str(r["value"]) for r in build.resources}
-
-
-def build_summary(build: Build) -> dict[str, Any]:
-    return {"id": build.pk, "state": build.state, "digest": build.digest}
