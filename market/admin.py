@@ -77,7 +77,9 @@ class NamespaceAdmin(AuditedAdmin):
             self.delete_model(request, namespace)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnly:
+    """Rows that change only through services or syncs: shown, never edited here."""
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -86,6 +88,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Market)
@@ -221,18 +227,11 @@ class RevisionAdmin(ReadOnlyAdmin):
     )
 
 
-class OperationStepInline(admin.TabularInline):
+class OperationStepInline(ReadOnly, admin.TabularInline):
     model = OperationStep
     fields = ("position", "name", "state", "started_at", "finished_at", "message", "log")
     readonly_fields = fields
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Operation)

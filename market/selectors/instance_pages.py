@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from market.models import App, AppVersion, Instance, Market, Namespace
 from market.selectors.browse import sort_versions
+from market.selectors.instances import instance_revisions
 from market.selectors.namespaces import namespace_list
 from portal.models import Role
 from portal.permissions import AnyUser, filter_visible, teams_with_role
@@ -42,7 +43,7 @@ def instance_filter_choices(*, user: AnyUser) -> dict[str, list[str]]:
 
 def revision_rows(instance: Instance) -> list[dict[str, Any]]:
     """Revisions newest first, each with the number of the one before it (for diffs)."""
-    revisions = list(instance.revisions.select_related("operation").order_by("-number"))
+    revisions = list(instance_revisions(instance).select_related("operation"))
     rows = []
     for index, revision in enumerate(revisions):
         previous = revisions[index + 1].number if index + 1 < len(revisions) else None

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from market.models import Instance
 from market.selectors.instances import instance_get
 from market.services.instances import instance_rollback, instance_uninstall
 from market.views.instances.common import forbidden, instance_url
 from portal.actors import actor_from_request
 from portal.services.errors import Forbidden, ServiceError
+
+
+def _request_change(
+    request: HttpRequest, instance: Instance, change: Callable[[], object], done: str
+) -> HttpResponse:
+    """Run the service call `change`; say `done` or the service's refusal on the
+    instance page (a Forbidden is a 403)."""
+    try:
+        change()
+    except Forbidden as exc:
+        raise forbidden(exc) from None
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect(instance_url(instance))
 
 
 @login_required
@@ -24,15 +43,14 @@ def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> H
     except ValueError:
         messages.error(request, "Choose the revision to roll back to.")
         return redirect(instance_url(instance))
-    try:
-        instance_rollback(actor=actor_from_request(request), instance=instance, revision=revision)
-    except Forbidden as exc:
-        raise forbidden(exc) from None
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Rolling {instance} back to revision {revision}.")
-    return redirect(instance_url(instance))
+    return _request_change(
+        request,
+        instance,
+        lambda: instance_rollback(
+            actor=actor_from_request(request), instance=instance, revision=revision
+        ),
+        f"Rolling {instance} back to revision {revision}.",
+    )
 
 
 @login_required
@@ -40,12 +58,11 @@ def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> H
 def instance_uninstall_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     instance = instance_get(user=request.user, namespace=namespace, name=name)
     force = request.POST.get("force", "") in ("1", "on", "true")
-    try:
-        instance_uninstall(actor=actor_from_request(request), instance=instance, force=force)
-    except Forbidden as exc:
-        raise forbidden(exc) from None
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Uninstalling {instance}.")
-    return redirect(instance_url(instance))
+    return _request_change(
+        request,
+        instance,
+        lambda: instance_uninstall(
+            actor=actor_from_request(request), instance=instance, force=force
+        ),
+        f"Uninstalling {instance}.",
+    )

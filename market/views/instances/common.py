@@ -13,6 +13,10 @@ from market.models import Instance
 from market.values_form import ValuesForm
 from portal.services.errors import Forbidden, Unavailable
 
+# The version whose values editor the page shows: a submission from another
+# version's editor is shown again, never acted on.
+LOADED_FIELD = "loaded_version"
+
 
 def instance_url(instance: Instance) -> str:
     return reverse("instance-detail", args=[instance.namespace.name, instance.name])
@@ -45,6 +49,20 @@ def note_typed_secrets(values_form: ValuesForm, data: Any) -> None:
                 "Secret values you typed are not shown again: type them again before you submit."
             )
             return
+
+
+def shows_another_version(request: HttpRequest, version: str, fresh: ValuesForm) -> bool:
+    """Whether the page must show `fresh`, the editor of `version`, instead of acting:
+    "Load version" was pressed, or the submitted editor was built for another
+    version (its values were never checked against this version's schema)."""
+    if "load" in request.POST:
+        return True
+    if request.POST.get(LOADED_FIELD) == version:
+        return False
+    fresh.notices.append(
+        f"The values editor now shows version {version}: check the values and submit again."
+    )
+    return True
 
 
 def breadcrumbs(instance: Instance, *last: str) -> list[tuple[str, str]]:

@@ -54,9 +54,11 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
     revision = instance.current_revision
     operations = instance_operations(instance)
     shown = _shown_operation(operations, request.GET.get("operation", ""))
-    busy = any(op.is_active for op in operations)
     dependents = list(instance.dependents.select_related("namespace"))
-    can_operate = has_team_role(request.user, instance.namespace.team, Role.OPERATOR)
+    # An operator may change the instance only while no operation runs on it.
+    can_change = has_team_role(request.user, instance.namespace.team, Role.OPERATOR) and not any(
+        op.is_active for op in operations
+    )
     deployed = instance.status == InstanceStatus.DEPLOYED and revision is not None
     tab = request.GET.get("tab", "")
     revisions = revision_rows(instance)
@@ -80,11 +82,10 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "dependents": dependents,
         "dependency_count": len(depends_on) + len(dependents),
         "active_dependents": [d.name for d in dependents if d.status != InstanceStatus.UNINSTALLED],
-        "can_upgrade": can_operate and deployed and not busy,
-        "can_rollback": can_operate and deployed and not busy,
-        "can_uninstall": can_operate and not busy and instance.status != InstanceStatus.UNINSTALLED,
-        "can_reinstall": can_operate
-        and not busy
+        "can_upgrade": can_change and deployed,
+        "can_rollback": can_change and deployed,
+        "can_uninstall": can_change and instance.status != InstanceStatus.UNINSTALLED,
+        "can_reinstall": can_change
         and instance.status in (InstanceStatus.FAILED, InstanceStatus.UNINSTALLED),
         "active_tab": tab if tab in TABS else "",
     }

@@ -16,7 +16,6 @@ from django.shortcuts import redirect, render
 
 from market.forms import InstallForm, InstanceNamespaceForm
 from market.models import App, AppVersion
-from market.package.model import Package
 from market.selectors.catalogue import app_get
 from market.selectors.instance_pages import app_versions, installable_namespaces
 from market.selectors.namespaces import namespace_get
@@ -28,17 +27,17 @@ from market.services.instances import (
 )
 from market.values_form import ValuesForm
 from market.views.instances.common import (
+    LOADED_FIELD,
     error_status,
     forbidden,
     instance_url,
     note_typed_secrets,
+    shows_another_version,
 )
 from portal.actors import actor_from_request
 from portal.models import Role
 from portal.permissions import teams_with_role
 from portal.services.errors import AlreadyExists, Forbidden, ServiceError
-
-LOADED_FIELD = "loaded_version"
 
 
 def _pick(versions: list[AppVersion], wanted: str) -> AppVersion:
@@ -61,36 +60,31 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
     }
     page: dict[str, Any] = {"app": app, "versions": versions, "chosen": chosen}
 
-    if request.method != "POST":
+    if request.method == "POST":
+        form = InstallForm(request.POST, **form_args)
+    else:
         initial = {
             "namespace": request.GET.get("namespace", ""),
             "name": request.GET.get("name") or app.name,
             "version": chosen.version,
         }
         form = InstallForm(initial=initial, **form_args)
-        return _page(request, form, chosen, page)
-
-    form = InstallForm(request.POST, **form_args)
     try:
         package = package_for(chosen)
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return _render(request, form, None, page, status=error_status(exc))
-    loaded = request.POST.get(LOADED_FIELD, "")
-    if "load" in request.POST or loaded != chosen.version:
-        # Another version's editor: show this version's, with its defaults.
-        values_form = ValuesForm(package.values_schema, defaults=package.values)
-        if "load" not in request.POST:
-            values_form.notices.append(
-                f"The values editor now shows version {chosen.version}: check the values"
-                " and submit again."
-            )
+    fresh = ValuesForm(package.values_schema, defaults=package.values)
+    if request.method != "POST":
+        return _render(request, form, fresh, page)
+
+    if shows_another_version(request, chosen.version, fresh):
         initial = {
             "namespace": request.POST.get("namespace", ""),
             "name": request.POST.get("name", ""),
             "version": chosen.version,
         }
-        return _render(request, InstallForm(initial=initial, **form_args), values_form, page)
+        return _render(request, InstallForm(initial=initial, **form_args), fresh, page)
 
     values_form = ValuesForm(package.values_schema, defaults=package.values, data=request.POST)
     if values_form.switching:
@@ -140,18 +134,6 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
         return redirect(instance_url(requested.instance))
     note_typed_secrets(values_form, request.POST)
     return _render(request, form, values_form, page, status=status)
-
-
-def _page(
-    request: HttpRequest, form: InstallForm, chosen: AppVersion, page: dict[str, Any]
-) -> HttpResponse:
-    try:
-        package: Package = package_for(chosen)
-    except ServiceError as exc:
-        form.add_error(None, exc.message)
-        return _render(request, form, None, page, status=error_status(exc))
-    values_form = ValuesForm(package.values_schema, defaults=package.values)
-    return _render(request, form, values_form, page)
 
 
 def _render(

@@ -36,7 +36,7 @@ def _render(
     # An unknown choice filters nothing rather than everything.
     if filters["status"] not in InstanceStatus.values:
         filters["status"] = ""
-    rows = list(instance_list(user=user, **filters).select_related("current_revision"))
+    rows = list(instance_list(user=user, **filters))
     for row in rows:
         latest = getattr(row, "latest_version", None)
         row.upgrade_to = latest if upgrade_available(row.version, latest) else ""  # type: ignore[attr-defined]

@@ -25,21 +25,21 @@ from market.services.instances import (
     instance_upgrade,
     package_for,
 )
-from market.services.preview import UpgradePreview, instance_upgrade_preview
+from market.services.preview import instance_upgrade_preview
 from market.values_form import ValuesForm
 from market.views.instances.common import (
+    LOADED_FIELD,
     breadcrumbs,
     error_status,
     forbidden,
     instance_url,
     note_typed_secrets,
+    shows_another_version,
 )
 from portal.actors import actor_from_request
 from portal.models import Role
 from portal.permissions import require_team_role
 from portal.services.errors import Forbidden, ServiceError
-
-LOADED_FIELD = "loaded_version"
 
 
 def _version_choices(instance: Instance, versions: list[AppVersion]) -> list[tuple[str, str]]:
@@ -83,12 +83,7 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
     if request.method != "POST":
         return _render(request, form, fresh, page)
 
-    if "load" in request.POST or request.POST.get(LOADED_FIELD) != chosen.version:
-        if "load" not in request.POST:
-            fresh.notices.append(
-                f"The values editor now shows version {chosen.version}: check the values"
-                " and submit again."
-            )
+    if shows_another_version(request, chosen.version, fresh):
         return _render(request, form, fresh, page)
     values_form = ValuesForm(
         package.values_schema, defaults=package.values, current=current, data=request.POST
@@ -136,7 +131,11 @@ def _render(
     page: dict[str, Any],
     status: int = 200,
 ) -> HttpResponse:
-    preview: UpgradePreview | None = page.get("preview")
-    context = {**page, "form": form, "values_form": values_form, "preview": preview}
-    context["loaded_field"] = LOADED_FIELD
+    context = {
+        "preview": None,
+        **page,
+        "form": form,
+        "values_form": values_form,
+        "loaded_field": LOADED_FIELD,
+    }
     return render(request, "market/instances/upgrade.html", context, status=status)
