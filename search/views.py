@@ -71,6 +71,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 ],
             }
         )
+    page = query.page
     context: dict[str, Any] = {
         "query": query,
         "results": results,
@@ -79,16 +80,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
         ],
         "tabs": tabs,
         "facets": facets,
-        "previous_url": _page_url(params, query.page - 1) if query.page > 1 else "",
-        "next_url": _page_url(params, query.page + 1) if query.page < results.pages else "",
+        "previous_url": query_with(params, {"page": str(page - 1)}) if page > 1 else "",
+        "next_url": query_with(params, {"page": str(page + 1)}) if page < results.pages else "",
     }
     return render(request, "search/results.html", context)
-
-
-def _page_url(params: QueryDict, page: int) -> str:
-    query = params.copy()
-    query["page"] = str(page)
-    return f"?{query.urlencode()}"
 
 
 @login_required
