@@ -85,6 +85,18 @@ def building_targets(kind: str) -> list[str]:
     return [target] if target else []
 
 
+def key_chunks(keys: Iterable[str]) -> Iterator[list[str]]:
+    """Keys in lists of CHUNK, read as they come (a full load streams its keys)."""
+    chunk: list[str] = []
+    for key in keys:
+        chunk.append(key)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def bulk_actions(built: Built, targets: dict[str, list[str]]) -> list[dict[str, Any]]:
     actions = []
     for kind, rows in built.docs.items():
@@ -221,7 +233,7 @@ def index_apply(*, kind: str, keys: Iterable[str | int]) -> IndexReport:
         )
         report.failed = True
         return report
-    chunks = [all_keys[start : start + CHUNK] for start in range(0, len(all_keys), CHUNK)]
+    chunks = list(key_chunks(all_keys))
     # Stale documents (an app's removed docs pages) are looked for once at the end,
     # not per chunk: one search per chunk cost a fifth of a large load. The outbox
     # rows go only after that, so a failure leaves every key pending.
@@ -249,15 +261,7 @@ def kinds_fill(client: Elasticsearch, kinds: Iterable[str]) -> int:
     written = 0
     # App docs pages are loaded with their apps.
     for kind in sorted({"app" if kind == "appdoc" else kind for kind in kinds}):
-        keys: list[str] = []
-        for key in all_keys(kind):
-            keys.append(key)
-            if len(keys) == CHUNK:
-                built = BUILDERS[kind](keys)
-                built_write(client, built)
-                written += built.count()
-                keys = []
-        if keys:
+        for keys in key_chunks(all_keys(kind)):
             built = BUILDERS[kind](keys)
             built_write(client, built)
             written += built.count()

@@ -23,7 +23,7 @@ from search.client import (
 )
 from search.documents import KINDS
 from search.selectors.sources import BUILDERS, all_keys
-from search.services.indexing import BUILDING_KEY, CHUNK
+from search.services.indexing import BUILDING_KEY, CHUNK, bulk_actions, key_chunks
 
 log = logging.getLogger(__name__)
 
@@ -103,28 +103,13 @@ def _load(
     progress: Callable[[str], None] | None,
 ) -> int:
     written = 0
-    keys: list[str] = []
-
-    def flush() -> None:
-        nonlocal written
+    for keys in key_chunks(all_keys(kind)):
         # Straight into the new indexes (a new index holds nothing stale); the
         # live aliases get the changes made meanwhile from the indexing tasks.
         built = BUILDERS[kind](keys)
-        actions = [
-            {"_index": new[doc_kind], "_id": doc_id, "_source": source}
-            for doc_kind, rows in built.docs.items()
-            for doc_id, source in rows
-        ]
+        actions = bulk_actions(built, {doc_kind: [new[doc_kind]] for doc_kind in built.docs})
         helpers.bulk(client, actions, chunk_size=CHUNK, max_retries=2)
         written += len(actions)
-        keys.clear()
-
-    for key in all_keys(kind):
-        keys.append(key)
-        if len(keys) == CHUNK:
-            flush()
-    if keys:
-        flush()
     if progress:
         progress(f"{kind}: {written} documents")
     return written
