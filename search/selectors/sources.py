@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from django.db.models import QuerySet
 
 from market.models import App, AppDoc, AppVersion, Instance, Namespace
 from market.prose import doc_slug
+from market.workflow.manifests import resources_of
 from portal.components import ComponentNotFound, component_names, load_component
 
 # README and doc bodies beyond this are not indexed: the start says what a page is about.
@@ -172,23 +172,16 @@ def value_paths(values: Any, prefix: str = "") -> Iterator[str]:
 
 
 def manifest_resources(manifests: Any) -> list[str]:
-    """``Kind/name`` of every object in a revision's rendered manifests."""
-    found: list[str] = []
+    """``Kind/name`` of every object in a revision's rendered (masked) manifests."""
     if not isinstance(manifests, dict):
-        return found
-    for text in manifests.values():
-        try:
-            objects = list(yaml.safe_load_all(str(text)))
-        except yaml.YAMLError:
-            continue
-        for obj in objects:
-            if not isinstance(obj, dict):
-                continue
-            metadata = obj.get("metadata")
-            name = metadata.get("name") if isinstance(metadata, dict) else None
-            if obj.get("kind") and name:
-                found.append(f"{obj['kind']}/{name}")
-    return sorted(set(found))
+        return []
+    return sorted(
+        {
+            f"{found['kind']}/{found['name']}"
+            for found in resources_of(manifests)
+            if found["kind"] not in ("", "?") and found["name"] != "?"
+        }
+    )
 
 
 def instance_source(instance: Instance) -> dict[str, Any]:
