@@ -127,7 +127,7 @@ def start_workers(count: int, queue: str, data_dir: Path) -> list[subprocess.Pop
 
 
 def wait_all(ids: list[str], timeout: float = 1800) -> None:
-    from market.models import ACTIVE_OPERATION_STATES, Operation
+    from deployments.models import ACTIVE_OPERATION_STATES, Operation
 
     deadline = time.monotonic() + timeout
     while Operation.objects.filter(pk__in=ids, state__in=ACTIVE_OPERATION_STATES).exists():
@@ -137,7 +137,7 @@ def wait_all(ids: list[str], timeout: float = 1800) -> None:
 
 
 def latencies(ids: list[str]) -> tuple[list[float], float, int]:
-    from market.models import Operation
+    from deployments.models import Operation
 
     rows = list(Operation.objects.filter(pk__in=ids))
     failed = sum(1 for r in rows if r.state != "succeeded")
@@ -173,9 +173,9 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from market.models import Instance, Namespace, Revision
-    from market.services.instances import instance_install, instance_upgrade
-    from market.targets import Change, GitOpsTarget
+    from deployments.models import Instance, Namespace, Revision
+    from deployments.services.instances import instance_install, instance_upgrade
+    from deployments.targets import Change, GitOpsTarget
     from portal.actors import Actor
     from portal.crypto import decrypt_json
     from portal.models import Membership, Role, Team

@@ -1,12 +1,9 @@
-"""The admin console for namespaces and the market catalogue.
+"""The admin console for the market catalogue.
 
-Namespaces are saved through their services. Markets are added with
-`market_add` or the API (the storage probe needs to run), removed through
-market_remove, and otherwise edited only in the fields that need no probe;
-the catalogue (apps, versions, docs, sync jobs) is what syncs wrote and is
-read-only here. So are instances, revisions and operations: they change only
-through the workflow services, and their encrypted values and manifests are
-never shown (the masked copies are)."""
+Markets are added with `market_add` or the API (the storage probe needs to run),
+removed through market_remove, and otherwise edited only in the fields that need no
+probe; the catalogue (apps, versions, docs, sync jobs) is what syncs wrote and is
+read-only here."""
 
 from __future__ import annotations
 
@@ -17,81 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from market.models import (
-    App,
-    AppDoc,
-    AppVersion,
-    Instance,
-    Market,
-    Namespace,
-    Operation,
-    OperationStep,
-    Revision,
-    SyncJob,
-)
+from market.models import App, AppDoc, AppVersion, Market, SyncJob
 from market.services.markets import market_remove
-from market.services.namespaces import namespace_create, namespace_delete, namespace_update
-from portal.admin import AuditedAdmin, admin_actor
-from portal.services.errors import ServiceError
-
-
-@admin.register(Namespace)
-class NamespaceAdmin(AuditedAdmin):
-    audited_by_services = True
-    list_display = ("name", "team", "target", "description", "created_at")
-    list_filter = ("target", "team")
-    search_fields = ("name", "description", "team__name")
-    autocomplete_fields = ("team",)
-    list_select_related = ("team",)
-    date_hierarchy = "created_at"
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # Name and target are folder names in the GitOps repository: set once.
-        return ("name", "target", "created_at") if obj else ("created_at",)
-
-    def save_model(self, request: HttpRequest, obj: Namespace, form: Any, change: bool) -> None:
-        actor = admin_actor(request)
-        if change:
-            namespace_update(actor=actor, namespace=obj, team=obj.team, description=obj.description)
-            return
-        created = namespace_create(
-            actor=actor,
-            team=obj.team,
-            name=obj.name,
-            description=obj.description,
-            target=obj.target,
-        )
-        obj.pk = created.pk
-        obj.created_at = created.created_at
-        obj._state.adding = False
-        obj._state.db = created._state.db
-
-    def delete_model(self, request: HttpRequest, obj: Namespace) -> None:
-        try:
-            namespace_delete(actor=admin_actor(request), namespace=obj)
-        except ServiceError as exc:
-            self._refused(request, exc)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Namespace]) -> None:
-        for namespace in queryset.select_related("team"):
-            self.delete_model(request, namespace)
-
-
-class ReadOnly:
-    """Rows that change only through services or syncs: shown, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
-    pass
+from portal.admin import AuditedAdmin, ReadOnlyAdmin, admin_actor
 
 
 @admin.register(Market)
@@ -180,100 +105,3 @@ class SyncJobAdmin(ReadOnlyAdmin):
     search_fields = ("market__name", "requested_by", "error")
     date_hierarchy = "created_at"
     list_select_related = ("market",)
-
-
-@admin.register(Instance)
-class InstanceAdmin(ReadOnlyAdmin):
-    list_display = ("name", "namespace", "app_name", "version", "status", "updated_at")
-    list_filter = ("status", "market", "namespace__team")
-    search_fields = ("name", "namespace__name", "app_name", "status_message")
-    list_select_related = ("namespace", "market")
-    date_hierarchy = "updated_at"
-    fields = (
-        "namespace",
-        "name",
-        "market",
-        "app_name",
-        "version",
-        "status",
-        "status_message",
-        "current_revision",
-        "depends_on",
-        "created_by",
-        "created_at",
-        "updated_at",
-    )
-
-
-@admin.register(Revision)
-class RevisionAdmin(ReadOnlyAdmin):
-    list_display = ("instance", "number", "app_version", "commit", "created_at")
-    list_filter = ("instance__namespace",)
-    search_fields = ("instance__name", "instance__namespace__name", "app_version", "commit")
-    list_select_related = ("instance", "instance__namespace")
-    # values_encrypted and manifests_encrypted hold the secrets: left out on purpose.
-    fields = (
-        "instance",
-        "number",
-        "app_version",
-        "archive_digest",
-        "values_masked",
-        "manifests_masked",
-        "manifests_digest",
-        "secret_paths",
-        "operation",
-        "commit",
-        "created_at",
-    )
-
-
-class OperationStepInline(ReadOnly, admin.TabularInline):
-    model = OperationStep
-    fields = ("position", "name", "state", "started_at", "finished_at", "message", "log")
-    readonly_fields = fields
-    extra = 0
-
-
-@admin.register(Operation)
-class OperationAdmin(ReadOnlyAdmin):
-    inlines = [OperationStepInline]
-    list_display = ("id", "instance", "kind", "state", "requested_by", "created_at", "attempt")
-    list_filter = ("kind", "state")
-    search_fields = ("instance__name", "instance__namespace__name", "requested_by", "error")
-    list_select_related = ("instance", "instance__namespace")
-    date_hierarchy = "created_at"
-    # values_encrypted holds the user's values, secrets included, and the engine's
-    # context the encrypted outputs of its steps: both left out on purpose.
-    fields = (
-        "instance",
-        "kind",
-        "state",
-        "requested_by",
-        "params",
-        "from_revision",
-        "result_revision",
-        "attempt",
-        "error",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "heartbeat_at",
-    )
-
-
-@admin.register(OperationStep)
-class OperationStepAdmin(ReadOnlyAdmin):
-    list_display = ("operation", "position", "name", "state", "started_at", "finished_at")
-    list_filter = ("state", "name")
-    search_fields = ("operation__instance__name", "message")
-    list_select_related = ("operation", "operation__instance", "operation__instance__namespace")
-    fields = (
-        "operation",
-        "position",
-        "name",
-        "state",
-        "started_at",
-        "finished_at",
-        "message",
-        "log",
-    )

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "portal",
     "market",
+    "deployments",
     "search",
     "builds",
 ]
@@ -172,7 +173,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
-# --- workflows ----------------------------------------------------------------
+# --- deployments: install workflows -------------------------------------------
 
 # A running operation's worker writes a heartbeat this often; one whose heartbeat
 # is older than the stale age is presumed dead, and the reaper resumes it (up to
@@ -188,7 +189,7 @@ WORKFLOW_MAX_RETRIES = env_int("WORKFLOW_MAX_RETRIES", 5, minimum=0)
 # dedicated workers (`celery -A portal worker -Q <name>`).
 WORKFLOW_QUEUE = env_str("WORKFLOW_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE["operations-reap"] = {
-    "task": "market.tasks.operations_reap_task",
+    "task": "deployments.tasks.operations_reap_task",
     "schedule": env_int("WORKFLOW_REAP_INTERVAL_SECONDS", 30, minimum=1),
     "options": {"queue": WORKFLOW_QUEUE},
 }
@@ -321,9 +322,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "portal.models.Role",
-        "InstanceStatusEnum": "market.models.InstanceStatus",
-        "OperationStateEnum": "market.models.OperationState",
-        "StepStateEnum": "market.models.StepState",
+        "InstanceStatusEnum": "deployments.models.InstanceStatus",
+        "OperationStateEnum": "deployments.models.OperationState",
+        "StepStateEnum": "deployments.models.StepState",
         "BuildStateEnum": "builds.models.Build.State",
         "TokenStatusEnum": "portal.api.tokens.TOKEN_STATUSES",
     },

@@ -104,8 +104,8 @@ SMOKE_MODULES = (
     "tests/market/test_web_catalogue.py",
     "tests/market/test_web_publish.py",
     "tests/search/test_database_backend.py",
-    "tests/workflow/test_engine.py",
-    "tests/workflow/test_api.py",
+    "tests/deployments/test_engine.py",
+    "tests/deployments/test_api.py",
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from market.models import Namespace
+from deployments.models import Namespace
 from portal.models import Membership, Team
 
 _seq = itertools.count(1)

@@ -10,11 +10,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from market.selectors.namespaces import namespace_list
 from portal.actors import actor_from_request
 from portal.api.errors import ErrorSerializer
 from portal.models import Membership, Role, Team
 from portal.permissions import require_staff, require_team_role, visible_team_or_404
+from portal.seams import team_namespaces
 from portal.selectors.accounts import user_by_username
 from portal.selectors.teams import team_list, team_members
 from portal.services.errors import Invalid, NotFound
@@ -79,7 +79,7 @@ def _team_detail(request: Request, team: Team) -> dict[str, Any]:
     data: dict[str, Any] = dict(TeamOutput(annotated).data)
     data["members"] = MemberOutput(team_members(team=team), many=True).data
     data["namespaces"] = list(
-        namespace_list(user=request.user, team=team.name).values_list("name", flat=True)
+        team_namespaces(user=request.user, team=team.name).values_list("name", flat=True)
     )
     return data
 

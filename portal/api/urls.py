@@ -3,7 +3,6 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from portal.api import namespaces as namespaces_api
 from portal.api import teams as teams_api
 from portal.api import tokens as tokens_api
 
@@ -21,15 +20,10 @@ urlpatterns = [
         teams_api.TeamMemberDetailView.as_view(),
         name="api-team-member-detail",
     ),
-    path("namespaces/", namespaces_api.NamespaceListView.as_view(), name="api-namespace-list"),
-    path(
-        "namespaces/<str:namespace>/",
-        namespaces_api.NamespaceDetailView.as_view(),
-        name="api-namespace-detail",
-    ),
     path("tokens/", tokens_api.TokenListView.as_view(), name="api-token-list"),
     path("tokens/<int:token_id>/", tokens_api.TokenDetailView.as_view(), name="api-token-detail"),
     path("", include("market.urls_api")),
+    path("", include("deployments.urls_api")),
     path("", include("search.urls_api")),
     path("", include("builds.urls_api")),
 ]

@@ -13,8 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from market.selectors.namespaces import namespace_list
-from market.services.namespaces import namespace_create
 from portal.actors import actor_from_request
 from portal.forms import MemberSetForm, NamespaceCreateForm, TeamCreateForm, TeamUpdateForm
 from portal.models import Role, Team
@@ -25,6 +23,7 @@ from portal.permissions import (
     require_team_role,
     visible_team_or_404,
 )
+from portal.seams import team_namespace_create, team_namespaces
 from portal.selectors.accounts import user_by_username
 from portal.selectors.teams import team_list, team_members
 from portal.services.errors import ServiceError
@@ -67,7 +66,7 @@ def _detail(request: HttpRequest, team: Team, *, status: int = 200, **forms: Any
     context = {
         "team": team,
         "members": team_members(team=team),
-        "namespaces": namespace_list(user=user, team=team.name),
+        "namespaces": team_namespaces(user=user, team=team.name),
         "roles": Role.choices,
         "can_manage": has_team_role(user, team, Role.ADMIN),
         "can_create_namespace": has_team_role(user, team, Role.OPERATOR),
@@ -162,7 +161,7 @@ def namespace_create_view(request: HttpRequest, team: str) -> HttpResponse:
     form = NamespaceCreateForm(request.POST)
     if form.is_valid():
         try:
-            namespace = namespace_create(
+            namespace = team_namespace_create(
                 actor=actor_from_request(request), team=found, **form.cleaned_data
             )
         except ServiceError as exc:

@@ -10,7 +10,8 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
-from market.models import App, AppDoc, Instance, Namespace
+from deployments.models import Instance, Namespace
+from market.models import App, AppDoc
 from market.prose import doc_slug
 from portal.components import list_components
 from portal.permissions import filter_visible

@@ -13,9 +13,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from market.models import App, AppDoc, AppVersion, Instance, Namespace
+from deployments.models import Instance, Namespace
+from deployments.workflow.manifests import resources_of
+from market.models import App, AppDoc, AppVersion
 from market.prose import doc_slug
-from market.workflow.manifests import resources_of
 from portal.components import ComponentNotFound, component_names, load_component
 
 # README and doc bodies beyond this are not indexed: the start says what a page is about.

@@ -18,14 +18,15 @@ import redis
 from django.conf import settings as django_settings
 from playwright.sync_api import Page, expect
 
-from market.models import Instance, Market, Operation
-from market.workflow.engine import operation_execute
+from deployments.models import Instance, Operation
+from deployments.workflow.engine import operation_execute
+from market.models import Market
 from portal.models import Role
 from tests.browser.support import log_in, screenshot
 from tests.browser.test_components import ConsoleErrors
+from tests.deployments.apps import workflow_market
+from tests.deployments.worker import new_queue
 from tests.factories import PASSWORD, make_team, make_user
-from tests.workflow.apps import workflow_market
-from tests.workflow.worker import new_queue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -15,7 +15,7 @@ import pytest
 from django.template.loader import render_to_string
 from playwright.sync_api import Browser, Page, Route
 
-from market.values_form import ValuesForm
+from deployments.values_form import ValuesForm
 
 STATIC = Path(__file__).resolve().parents[2] / "static" / "css"
 ACTION = "http://values-form.test/install"
@@ -44,7 +44,7 @@ def install_page(browser: Browser) -> Iterator[tuple[Page, list[dict[str, list[s
 
     page.route(f"{ACTION}*", capture)
     partial = render_to_string(
-        "market/_values_form.html",
+        "deployments/_values_form.html",
         {
             "values_form": ValuesForm(
                 SCHEMA,

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from builds.services.bundles import bundle_import
-from market.models import Instance
-from market.services.instances import instance_install
+from deployments.models import Instance
+from deployments.services.instances import instance_install
 from portal.actors import Actor
 from portal.models import Role
 from tests.builds.test_bundles import export
+from tests.deployments.conftest import commit_subjects, gitops_repo  # noqa: F401
 from tests.factories import make_namespace, make_team, make_user
-from tests.workflow.conftest import commit_subjects, gitops_repo  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 

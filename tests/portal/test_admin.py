@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 
-from market.models import Namespace
+from deployments.models import Namespace
 from portal.models import ApiToken, AuditEvent, Membership, Role, Team
 from tests.factories import make_namespace, make_team, make_token, make_user
 
@@ -48,7 +48,7 @@ def test_every_portal_and_market_model_is_registered():
         "/admin/portal/membership/",
         "/admin/portal/apitoken/",
         "/admin/portal/auditevent/",
-        "/admin/market/namespace/",
+        "/admin/deployments/namespace/",
         "/admin/market/market/",
         "/admin/auth/user/",
         "/admin/portal/apitoken/?status=active",
@@ -144,17 +144,17 @@ def test_namespace_add_change_delete_in_the_admin(admin_client):
     dba = make_team("dba")
 
     admin_client.post(
-        "/admin/market/namespace/add/",
+        "/admin/deployments/namespace/add/",
         {"name": "shared", "team": str(ops.pk), "target": "gitops", "description": ""},
     )
     namespace = Namespace.objects.get(name="shared")
     admin_client.post(
-        f"/admin/market/namespace/{namespace.pk}/change/",
+        f"/admin/deployments/namespace/{namespace.pk}/change/",
         {"team": str(dba.pk), "description": "moved"},
     )
     namespace.refresh_from_db()
     assert namespace.team == dba
-    admin_client.post(f"/admin/market/namespace/{namespace.pk}/delete/", {"post": "yes"})
+    admin_client.post(f"/admin/deployments/namespace/{namespace.pk}/delete/", {"post": "yes"})
 
     assert not Namespace.objects.exists()
     events = list(AuditEvent.objects.order_by("id"))

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from market.models import Namespace
+from deployments.models import Namespace
 from portal.management.commands import demo_load
 from portal.models import AuditEvent, Membership, Role, Team
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from market.models import Namespace
+from deployments.models import Namespace
 from portal.models import AuditEvent, Membership, Role, Team
 from tests.factories import make_namespace, make_team, make_user
 
@@ -120,7 +120,7 @@ def test_operator_creates_a_namespace(client, ops):
     assert (event.action, event.actor, event.target_type) == (
         "namespace.create",
         operator,
-        "market.namespace",
+        "deployments.namespace",
     )
 
 

@@ -17,7 +17,7 @@ from elasticsearch import Elasticsearch
 
 from search.client import forget_ensured
 from search.services.query import forget_failures
-from tests.workflow.conftest import (  # noqa: F401 - fixtures for test_instances_workflow
+from tests.deployments.conftest import (  # noqa: F401 - fixtures for test_instances_workflow
     apps_market,
     gitops_repo,
     namespace,

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from elasticsearch import Elasticsearch
 
-from market.models import App, AppDoc, AppVersion, Instance, Market, Namespace, Revision
+from deployments.models import Instance, Namespace, Revision
+from market.models import App, AppDoc, AppVersion, Market
 from search.client import WRITE_TIMEOUT, es_client, indices_ensure
 from search.services.indexing import kinds_fill
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from deployments.services.namespaces import namespace_delete
 from market.models import App
 from market.services.markets import market_remove
-from market.services.namespaces import namespace_delete
 from market.services.publish import package_publish
 from market.services.sync import market_sync
 from portal.actors import Actor

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from market.models import Instance
-from market.services.instances import instance_install, instance_uninstall
+from deployments.models import Instance
+from deployments.services.instances import instance_install, instance_uninstall
 from portal.actors import Actor
 from search.backends.base import SearchQuery
 from search.services.query import search_run

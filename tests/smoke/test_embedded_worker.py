@@ -100,8 +100,9 @@ def test_a_real_worker_on_the_filesystem_broker_runs_a_queued_sync(tmp_path):
 
 QUEUE_INSTALL = """
 from django.contrib.auth import get_user_model
-from market.models import Market, Namespace
-from market.services.instances import instance_install
+from deployments.models import Namespace
+from market.models import Market
+from deployments.services.instances import instance_install
 from portal.actors import Actor
 requested = instance_install(
     actor=Actor(user=get_user_model().objects.get(username="operator")),
@@ -115,7 +116,7 @@ print(requested.operation.pk)
 
 INSTANCES = """
 import json
-from market.models import Instance, Operation
+from deployments.models import Instance, Operation
 op = Operation.objects.get(pk="{pk}")
 print(json.dumps({{"state": op.state, "error": op.error,
     "instances": sorted((i.name, i.status) for i in Instance.objects.all())}}))

@@ -15,10 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import transaction
 
-from market.models import Namespace
-from market.services.namespaces import namespace_create
 from portal.actors import Actor
 from portal.models import Role, Team
+from portal.seams import demo_market_load, demo_namespace_ensure
 from portal.services.errors import ServiceError
 from portal.services.teams import membership_set, team_create
 
@@ -49,8 +48,6 @@ def load_demo_market(*, actor: Actor, team: Team, stdout: OutputWrapper) -> None
     """Build every source folder under market/demo/apps, publish the archives into
     the local market `demo` (created once, published into by `team`), sync it and
     print one line. Called after the logins, team and namespace exist."""
-    from market.services.demo import demo_market_load
-
     report = demo_market_load(actor=actor, team=team)
     stdout.write(report.summary() if report.ok else f"WARNING: {report.summary()}")
 
@@ -107,10 +104,9 @@ class Command(BaseCommand):
                 membership_set(
                     actor=actor, team=team, user=users["operator"][0], role=Role.OPERATOR
                 )
-                if not Namespace.objects.filter(name=DEMO_NAMESPACE).exists():
-                    namespace_create(
-                        actor=actor, team=team, name=DEMO_NAMESPACE, description="SRE tools (demo)"
-                    )
+                demo_namespace_ensure(
+                    actor=actor, team=team, name=DEMO_NAMESPACE, description="SRE tools (demo)"
+                )
         except ServiceError as exc:
             raise CommandError(exc.message) from None
 

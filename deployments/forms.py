@@ -1,0 +1,56 @@
+"""Browser forms of the instance pages. They parse input only; the rules (who may
+install where, what values are valid) live in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from portal.models import Team
+
+
+class InstanceNamespaceForm(forms.Form):
+    """A new namespace from the instances pages: the team is one where the user
+    is an operator (namespace_create's own rule)."""
+
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), to_field_name="name")
+    name = forms.CharField(
+        max_length=63, help_text="Unique on the site: lowercase letters, digits and dashes."
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams  # type: ignore[attr-defined]
+        self.fields["team"].empty_label = None  # type: ignore[attr-defined]
+
+
+class InstallForm(forms.Form):
+    """Where and what to install; the values are the ValuesForm beside it. The
+    namespace is any name: the view looks it up as the user may see it and the
+    service decides whether they may install there."""
+
+    namespace = forms.CharField(max_length=63, widget=forms.Select)
+    name = forms.CharField(
+        max_length=53,
+        label="Instance name",
+        help_text="Lowercase letters, digits and dashes. Dependencies are named after their app.",
+    )
+    version = forms.ChoiceField()
+
+    def __init__(
+        self, *args: Any, namespaces: list[str], versions: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["namespace"].widget.choices = [(n, n) for n in namespaces]
+        self.fields["version"].choices = [(v, v) for v in versions]  # type: ignore[attr-defined]
+
+
+class UpgradeForm(forms.Form):
+    version = forms.ChoiceField(label="Upgrade to")
+
+    def __init__(self, *args: Any, versions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = versions  # type: ignore[attr-defined]

@@ -1,0 +1,217 @@
+"""Deployment models: namespaces, the instances installed into them, their revisions
+and the operations (with their steps) that the workflow engine runs.
+
+They moved here from the market app with their tables: each Meta names the table it
+always had (``market_*``), so existing databases needed no data copy (migration
+0001 only moves the models in Django's state)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from market.models import Market
+from portal.models import Team, slug_validator
+
+
+class DeployTarget(models.TextChoices):
+    GITOPS = "gitops", "GitOps repository"
+
+
+class Namespace(models.Model):
+    """Where instances are installed. Owned by one team, bound to a deploy target."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
+    target = models.CharField(
+        max_length=32, choices=DeployTarget.choices, default=DeployTarget.GITOPS
+    )
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "market_namespace"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InstanceStatus(models.TextChoices):
+    INSTALLING = "installing"
+    DEPLOYED = "deployed"
+    UPGRADING = "upgrading"
+    FAILED = "failed"
+    UNINSTALLING = "uninstalling"
+    UNINSTALLED = "uninstalled"
+
+
+class Instance(models.Model):
+    """One app from one market installed in one namespace (SPEC section 5).
+
+    An uninstalled instance keeps its row, revisions and operations as history
+    until its name is installed again."""
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="instances")
+    name = models.CharField(max_length=53, validators=[slug_validator])
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="instances")
+    app_name = models.CharField(max_length=63)
+    version = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.INSTALLING
+    )
+    status_message = models.CharField(max_length=500, blank=True)
+    current_revision = models.ForeignKey(
+        "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Instances this one was installed with as dependencies: uninstalling one of
+    # them is refused while this one is deployed, unless forced.
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, related_name="dependents", blank=True
+    )
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "market_instance"
+        ordering = ["namespace__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="instance_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace.name}/{self.name}"
+
+
+class Revision(models.Model):
+    """What one successful apply wrote: kept in the database, so no size limit.
+
+    Values and manifests hold secrets, so they are stored encrypted; the masked
+    copies are what pages, the API and the search index read."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    app_version = models.CharField(max_length=100)
+    archive_digest = models.CharField(max_length=80)
+    values_encrypted = models.TextField()
+    values_masked = models.JSONField(default=dict)
+    manifests_encrypted = models.TextField()
+    manifests_masked = models.JSONField(default=dict)
+    manifests_digest = models.CharField(max_length=80)
+    secret_paths = models.JSONField(default=list)
+    operation = models.ForeignKey(
+        "Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    commit = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "market_revision"
+        ordering = ["instance", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "number"], name="revision_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance} r{self.number}"
+
+
+class OperationKind(models.TextChoices):
+    INSTALL = "install"
+    UPGRADE = "upgrade"
+    ROLLBACK = "rollback"
+    UNINSTALL = "uninstall"
+
+
+class OperationState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+
+
+ACTIVE_OPERATION_STATES = (OperationState.QUEUED, OperationState.RUNNING)
+
+
+class Operation(models.Model):
+    """One install / upgrade / rollback / uninstall of an instance, run by the engine."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    state = models.CharField(
+        max_length=16, choices=OperationState.choices, default=OperationState.QUEUED
+    )
+    requested_by = models.CharField(max_length=150, blank=True)
+    # What was asked: version, target revision, force; the user's values sit
+    # encrypted beside it because they may hold secrets.
+    params = models.JSONField(default=dict, blank=True)
+    values_encrypted = models.TextField(blank=True)
+    from_revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    result_revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Engine bookkeeping: outputs of finished steps so a redelivered task resumes.
+    context = models.JSONField(default=dict, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "market_operation"
+        ordering = ["-created_at"]
+        constraints = [
+            # The database, not the code, guarantees one active operation per
+            # instance: a racing second request fails on insert.
+            models.UniqueConstraint(
+                fields=["instance"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="operation_one_active_per_instance",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="operation_state_beat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.instance} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_OPERATION_STATES
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class OperationStep(models.Model):
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=32)
+    state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=1000, blank=True)
+    log = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "market_operationstep"
+        ordering = ["operation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "position"], name="step_unique_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.name} ({self.state})"

@@ -1,0 +1,148 @@
+"""Reads about instances, revisions and operations, always through the permission
+helper: a user sees the instances of the namespaces of their teams (staff: all)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404
+
+from deployments.models import Instance, Operation, Revision
+from deployments.workflow.manifests import resources_of
+from market.models import App
+from market.semver import InvalidVersion, parse_version
+from portal.permissions import AnyUser, filter_visible, get_visible_or_404
+
+TEAM = "namespace__team"
+
+
+def instance_list(
+    *, user: AnyUser, namespace: str = "", app: str = "", status: str = ""
+) -> QuerySet[Instance]:
+    """Visible instances, newest change first; uninstalled ones only when asked for."""
+    latest = App.objects.filter(market=OuterRef("market"), name=OuterRef("app_name")).values(
+        "latest"
+    )[:1]
+    rows = filter_visible(
+        user,
+        Instance.objects.select_related("namespace", "namespace__team", "market"),
+        team_field=TEAM,
+    ).annotate(latest_version=Subquery(latest))
+    if namespace:
+        rows = rows.filter(namespace__name=namespace)
+    if app:
+        rows = rows.filter(app_name=app)
+    # Uninstalled instances are history: listed only when asked for by status.
+    rows = rows.filter(status=status) if status else rows.exclude(status="uninstalled")
+    return rows.order_by("namespace__name", "name")
+
+
+def upgrade_available(version: str, latest: str | None) -> bool:
+    if not latest or not version:
+        return False
+    try:
+        return parse_version(latest) > parse_version(version)
+    except InvalidVersion:
+        return False
+
+
+def instance_get(*, user: AnyUser, namespace: str, name: str) -> Instance:
+    return get_visible_or_404(
+        user,
+        Instance.objects.select_related(
+            "namespace", "namespace__team", "market", "current_revision"
+        ),
+        team_field=TEAM,
+        namespace__name=namespace,
+        name=name,
+    )
+
+
+def operation_get(*, user: AnyUser, operation_id: str) -> Operation:
+    try:
+        return get_visible_or_404(
+            user,
+            Operation.objects.select_related("instance", "instance__namespace").prefetch_related(
+                "steps"
+            ),
+            team_field="instance__namespace__team",
+            pk=operation_id,
+        )
+    except (ValueError, ValidationError):  # a malformed uuid is just not found
+        raise Http404("No such operation.") from None
+
+
+def instance_operations(instance: Instance, limit: int = 20) -> list[Operation]:
+    return list(instance.operations.prefetch_related("steps").order_by("-created_at")[:limit])
+
+
+def instance_revisions(instance: Instance) -> QuerySet[Revision]:
+    return instance.revisions.order_by("-number")
+
+
+def instance_resources(instance: Instance) -> list[dict[str, str]]:
+    revision = instance.current_revision
+    return resources_of(revision.manifests_masked) if revision else []
+
+
+def values_yaml(values: Any) -> str:
+    return yaml.safe_dump(
+        values or {}, sort_keys=True, default_flow_style=False, allow_unicode=True
+    )
+
+
+def unified(old: str, new: str, old_name: str, new_name: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=old_name,
+            tofile=new_name,
+        )
+    )
+
+
+def manifests_diff(old: dict[str, str], new: dict[str, str], old_label: str, new_label: str) -> str:
+    parts = []
+    for path in sorted(set(old) | set(new)):
+        before = old.get(path, "")
+        after = new.get(path, "")
+        if before != after:
+            parts.append(
+                unified(
+                    before,
+                    after,
+                    f"{old_label}/{path}" if path in old else "/dev/null",
+                    f"{new_label}/{path}" if path in new else "/dev/null",
+                )
+            )
+    return "".join(parts)
+
+
+@dataclass
+class RevisionDiff:
+    old: Revision
+    new: Revision
+    values: str
+    manifests: str
+
+
+def revision_diff(*, instance: Instance, old: int, new: int) -> RevisionDiff:
+    """Masked values and manifests of two revisions, as unified diffs."""
+    rows = {r.number: r for r in instance.revisions.filter(number__in=[old, new])}
+    if old not in rows or new not in rows:
+        raise Http404("No such revision.")
+    a, b = rows[old], rows[new]
+    return RevisionDiff(
+        old=a,
+        new=b,
+        values=unified(
+            values_yaml(a.values_masked), values_yaml(b.values_masked), f"r{old}", f"r{new}"
+        ),
+        manifests=manifests_diff(a.manifests_masked, b.manifests_masked, f"r{old}", f"r{new}"),
+    )

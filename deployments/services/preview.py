@@ -1,0 +1,75 @@
+"""The dry run of an upgrade: what would change, shown before anything is queued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from deployments.models import Instance
+from deployments.selectors.instances import manifests_diff, unified, values_yaml
+from deployments.services.instances import _upgrade_target, package_for, require_operator
+from deployments.workflow.rendering import instance_render
+from market.package.render import (
+    InstanceContext,
+    RenderError,
+)
+from portal.actors import Actor
+from portal.services.errors import Invalid
+
+
+@dataclass
+class UpgradePreview:
+    from_version: str
+    to_version: str
+    values_diff: str
+    manifests_diff: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": True,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "values_diff": self.values_diff,
+            "manifests_diff": self.manifests_diff,
+        }
+
+
+def instance_upgrade_preview(
+    *,
+    actor: Actor,
+    instance: Instance,
+    version: str | None = None,
+    values: Any = None,
+    reuse_values: bool = True,
+) -> UpgradePreview:
+    """Render the upgrade as the engine would and diff it against the current
+    revision. Both sides are masked: a secret never shows, even in a diff."""
+    require_operator(actor, instance.namespace)
+    target, new_values = _upgrade_target(
+        instance=instance, version=version, values=values, reuse_values=reuse_values
+    )
+    current = instance.current_revision
+    assert current is not None  # _upgrade_target refuses instances without one
+    try:
+        rendered = instance_render(
+            package_for(target),
+            values=new_values,
+            instance=InstanceContext(
+                name=instance.name, namespace=instance.namespace.name, revision=current.number + 1
+            ),
+        )
+    except RenderError as exc:
+        raise Invalid(f"{target.app.name} {target.version} does not render: {exc}") from None
+    return UpgradePreview(
+        from_version=current.app_version,
+        to_version=target.version,
+        values_diff=unified(
+            values_yaml(current.values_masked),
+            values_yaml(rendered.values_masked),
+            f"r{current.number}",
+            "upgrade",
+        ),
+        manifests_diff=manifests_diff(
+            current.manifests_masked, rendered.manifests_masked, f"r{current.number}", "upgrade"
+        ),
+    )

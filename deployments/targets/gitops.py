@@ -1,0 +1,607 @@
+"""The GitOps deploy target: one commit per operation in a git repository (SPEC section 6).
+
+Every operation writes the rendered manifests of an instance at ``<namespace>/<instance>/``
+as exactly one commit on ``main``; Argo CD or Flux applies the repository to clusters.
+
+Invariants, for workers that run in several processes and may be SIGKILLed anywhere:
+
+- One writer at a time: every write holds an exclusive ``flock`` on ``<repo_dir>.lock``
+  from the repair of the tree to the push. Lock files never move, so the lock cannot
+  be split between two files of the same name.
+- Repair first: holding the lock proves that no other writer runs, so any git lock
+  file under ``.git`` is left over from a killed process, and so is any change in the
+  working tree. Both are discarded (the tree goes back to ``HEAD``) before anything else.
+- Exactly one commit per operation: the operation is looked up under the lock before
+  writing, so a redelivered or retried change finds its commit instead of making a
+  second one; a change killed before its commit left nothing behind. The commit carries
+  an ``Operation-Id`` trailer (the record) and gets a ref ``refs/operations/<id>``
+  right after it (the index, so a lookup costs the same on a long history; see
+  ``_index_head`` for why a killed writer cannot leave the index incomplete).
+- Pushing: when a remote is set, ``main`` is pushed after each commit, still under the
+  lock (two pushes racing could push an older tip after a newer one). A failed push
+  keeps the local commit and raises ``TargetUnavailable``; the retry finds the commit by
+  its operation id and pushes again. Ops Market assumes it is the ONLY writer of the
+  remote's ``main``: it never pulls or rebases, so a commit made on the remote by
+  someone else makes every push fail (loudly) until a person reconciles the branches.
+
+git runs as a subprocess with argument lists (never a shell), with the machine's global
+and system configuration ignored, so nothing outside the repository changes its output.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from deployments.targets.base import (
+    Applied,
+    Change,
+    TargetError,
+    TargetUnavailable,
+    check_change,
+    check_manifests,
+    check_name,
+    check_operation_id,
+)
+
+BRANCH = "main"
+REMOTE = "origin"
+COMMITTER_NAME = "Ops Market"
+COMMITTER_EMAIL = "ops-market@localhost"
+AUTHOR_EMAIL_DOMAIN = "ops-market.invalid"
+INITIAL_MESSAGE = "Initialise the Ops Market GitOps repository\n"
+# One ref per recorded operation, pointing at its commit: the lookup index of find().
+# Local only: pushes send main alone.
+OPERATION_REFS = "refs/operations"
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Set in the repository's own config at creation: proves the folder is ours to repair.
+MARKER_KEY = "opsmarket.repository"
+MARKER_VALUE = "gitops"
+
+LOCK_TIMEOUT_SECONDS = 60.0
+# Local commands include a foreground `gc --auto` now and then; pushes cross a network.
+GIT_TIMEOUT_SECONDS = 300.0
+PUSH_TIMEOUT_SECONDS = 120.0
+
+# Lock files git itself leaves behind when killed while writing; under our flock
+# none of them can belong to a live process (gc runs in the foreground, see _init).
+_STALE_GIT_LOCKS = (
+    "index.lock",
+    "HEAD.lock",
+    "ORIG_HEAD.lock",
+    "config.lock",
+    "packed-refs.lock",
+    f"refs/heads/{BRANCH}.lock",
+    f"refs/remotes/{REMOTE}/{BRANCH}.lock",
+)
+_EMAIL_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+_NAME_UNSAFE = re.compile(r"[<>\x00-\x1f\x7f]+")
+
+
+class GitOpsTarget:
+    """A git repository at ``repo_dir`` (created on first use), pushed to ``remote_url``
+    after every commit when one is given.
+
+    ``pause_before_commit`` exists ONLY for fault tests: it sleeps that many seconds
+    after the files of a change are written and staged and before the commit, so a
+    test can SIGKILL the worker at the worst moment. It is 0 in every real deployment.
+    """
+
+    name = "gitops"
+
+    def __init__(
+        self,
+        repo_dir: Path,
+        remote_url: str | None = None,
+        *,
+        pause_before_commit: float = 0.0,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+        push_timeout: float = PUSH_TIMEOUT_SECONDS,
+    ) -> None:
+        if remote_url is not None and (not remote_url or remote_url.startswith("-")):
+            # A leading dash would read as an option to git.
+            raise TargetError(f"invalid GitOps remote url {redact_url(remote_url)!r}")
+        self.repo_dir = Path(repo_dir).absolute()
+        self.lock_path = self.repo_dir.with_name(self.repo_dir.name + ".lock")
+        self.remote_url = remote_url
+        self.pause_before_commit = pause_before_commit
+        self.lock_timeout = lock_timeout
+        self.push_timeout = push_timeout
+        self._env = _git_env(self.repo_dir)
+        self._ours = False
+
+    def __repr__(self) -> str:
+        remote = redact_url(self.remote_url) if self.remote_url else None
+        return f"GitOpsTarget({str(self.repo_dir)!r}, remote_url={remote!r})"
+
+    # --- the DeployTarget interface ----------------------------------------------------
+
+    def apply(self, change: Change, manifests: Mapping[str, str]) -> Applied:
+        """Write exactly ``manifests`` at ``<namespace>/<instance>/`` as one commit.
+
+        Steps, all under the repository lock:
+        1. repair the repository (stale git locks, dirty tree) and create it if missing;
+        2. if the operation has its commit already (a redelivery), push and return it;
+        3. replace the instance folder with ``manifests`` and stage it;
+        4. commit (empty when nothing changed: every operation has its commit);
+        5. push when a remote is set.
+        """
+        check_change(change)
+        if change.kind == "uninstall":
+            raise TargetError("an uninstall is recorded with remove(), not apply()")
+        checked = check_manifests(manifests)
+        return self._record(change, checked)
+
+    def remove(self, change: Change) -> Applied:
+        """Delete the whole ``<namespace>/<instance>/`` folder as one commit (the same
+        steps as :meth:`apply`); an absent folder still gets its (empty) commit."""
+        check_change(change)
+        if change.kind != "uninstall":
+            raise TargetError(f"remove() records an uninstall, not {change.kind!r}")
+        return self._record(change, None)
+
+    def find(self, operation_id: str) -> str | None:
+        """The sha of the commit recorded for ``operation_id``, or None."""
+        check_operation_id(operation_id)
+        if not self._has_head():
+            return None
+        return self._find_commit(operation_id)
+
+    def repair(self) -> None:
+        """Put the working tree back to HEAD: what a writer killed before its commit
+        left there is dropped. Every write does this first; the engine calls it when
+        it fails an operation whose apply never committed."""
+        with self._locked():
+            self._prepare()
+
+    def read(self, namespace: str, instance: str) -> dict[str, str]:
+        """The files committed at ``HEAD`` under ``<namespace>/<instance>/``, by path
+        relative to that folder. Read from git objects, so a writer's half-written
+        working tree never shows."""
+        folder = _folder(namespace, instance)
+        if not self._has_head():
+            return {}
+        listing = self._git("ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", f"{folder}/")
+        entries: list[tuple[str, str]] = []
+        for record in listing.stdout.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            _mode, kind, sha = meta.decode().split()
+            if kind == "blob":
+                entries.append((path.decode("utf-8")[len(folder) + 1 :], sha))
+        if not entries:
+            return {}
+        blobs = self._git(
+            "cat-file", "--batch", stdin="".join(f"{sha}\n" for _, sha in entries).encode()
+        ).stdout
+        files: dict[str, str] = {}
+        offset = 0
+        for relative, _sha in entries:
+            # Each answer is "<sha> blob <size>\n<content>\n".
+            header_end = blobs.index(b"\n", offset)
+            size = int(blobs[offset:header_end].split()[2])
+            start = header_end + 1
+            files[relative] = blobs[start : start + size].decode("utf-8", errors="replace")
+            offset = start + size + 1
+        return files
+
+    # --- extras of the GitOps target -----------------------------------------------
+
+    def history(
+        self, namespace: str, instance: str, *, limit: int | None = None
+    ) -> list[dict[str, str]]:
+        """The operations recorded for an instance, newest first: dicts with ``sha``,
+        ``subject``, ``operation_id``, ``requested_by`` and ``date`` (ISO 8601).
+
+        Found by subject, not by ``git log -- <folder>``: an empty commit (a rollback to
+        identical manifests, removing an absent folder) touches no path, yet it is one
+        of the instance's operations.
+        """
+        folder = _folder(namespace, instance)
+        if not self._has_head():
+            return []
+        args = [
+            "log",
+            "-E",
+            # The folder is two checked slugs: nothing in it is special to a regex.
+            f"--grep=^(install|upgrade|rollback|uninstall) {folder} ",
+            "--format=%H%x1f%s%x1f%cI%x1f%(trailers:key=Operation-Id,valueonly,separator=%x2C)"
+            "%x1f%(trailers:key=Requested-by,valueonly,separator=%x2C)%x1e",
+        ]
+        if limit is not None:
+            args.append(f"-n{int(limit)}")
+        output = self._git(*args, "HEAD", "--").stdout.decode("utf-8", errors="replace")
+        history: list[dict[str, str]] = []
+        for record in output.split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, subject, date, operation_id, requested_by = record.split("\x1f")
+            if subject.split(" ")[1:2] != [folder]:
+                continue
+            history.append(
+                {
+                    "sha": sha,
+                    "subject": subject,
+                    "operation_id": operation_id.strip(),
+                    "requested_by": requested_by.strip(),
+                    "date": date,
+                }
+            )
+        return history
+
+    def push(self) -> None:
+        """Push ``main`` to the remote now (under the lock); TargetUnavailable on failure."""
+        if not self.remote_url:
+            return
+        with self._locked():
+            self._prepare()
+            self._push()
+
+    # --- the write path --------------------------------------------------------------
+
+    def _record(self, change: Change, manifests: dict[str, str] | None) -> Applied:
+        folder = _folder(change.namespace, change.instance)
+        with self._locked():
+            self._prepare()
+            existing = self._find_commit(change.operation_id)
+            if existing is not None:
+                # A redelivery, or a retry after a failed push: the commit is there,
+                # only the push may be missing.
+                self._push()
+                return Applied(ref=existing, created=False)
+            self._write_folder(folder, manifests)
+            if (self.repo_dir / folder).exists():
+                self._git("add", "--all", "--", folder)
+            else:
+                # `git add` refuses a path that matches nothing (an absent folder).
+                self._git("rm", "-r", "--quiet", "--cached", "--ignore-unmatch", "--", folder)
+            if self.pause_before_commit > 0:
+                # Fault tests only (see the class docstring).
+                time.sleep(self.pause_before_commit)
+            self._commit(change)
+            sha = self._git("rev-parse", "--verify", "HEAD").stdout.decode().strip()
+            # Killed here, the commit lacks its ref: the next lock holder writes it.
+            self._git("update-ref", f"{OPERATION_REFS}/{change.operation_id}", sha)
+            self._push()
+            return Applied(ref=sha, created=True)
+
+    def _write_folder(self, folder: str, manifests: dict[str, str] | None) -> None:
+        target = self.repo_dir / folder
+        # The tree equals HEAD here (see _prepare), and HEAD holds only regular files
+        # and folders written below, so nothing on this path can be a symlink.
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.exists():
+            shutil.rmtree(target)
+        if manifests is None:
+            return
+        for relative, text in manifests.items():
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+
+    def _commit(self, change: Change) -> None:
+        message = (
+            f"{change.kind} {change.namespace}/{change.instance} {change.app}@{change.version}\n"
+            "\n"
+            f"Requested-by: {change.requested_by}\n"
+            f"Operation-Id: {change.operation_id}\n"
+        )
+        env = {
+            "GIT_AUTHOR_NAME": author_name(change.requested_by),
+            "GIT_AUTHOR_EMAIL": author_email(change.requested_by),
+        }
+        self._git(
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "--no-verify",
+            "--cleanup=verbatim",
+            "--file=-",
+            stdin=message.encode("utf-8"),
+            env=env,
+        )
+
+    def _find_commit(self, operation_id: str) -> str | None:
+        """The commit of ``operation_id``: its index ref, or HEAD when HEAD is that
+        operation's commit and its ref was not written yet (see _index_head)."""
+        ref = self._git(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"{OPERATION_REFS}/{operation_id}^{{commit}}",
+            check=False,
+        )
+        if ref.returncode == 0:
+            return ref.stdout.decode().strip()
+        head_sha, head_operation = self._head_operation()
+        return head_sha if head_operation == operation_id else None
+
+    def _head_operation(self) -> tuple[str, str | None]:
+        """(sha, Operation-Id trailer) of HEAD; None for a commit without a valid one."""
+        output = self._git(
+            "log",
+            "-1",
+            "--format=%H%x1f%(trailers:key=Operation-Id,valueonly,separator=%x2C)",
+            "HEAD",
+            "--",
+        ).stdout.decode()
+        sha, _, operation_id = output.strip().partition("\x1f")
+        operation_id = operation_id.strip()
+        return sha, operation_id if _UUID.match(operation_id) else None
+
+    def _index_head(self) -> None:
+        """Give HEAD's operation its index ref if a killed writer did not.
+
+        Writers commit, then write the ref, all under the lock, and each lock holder
+        runs this first: so every commit but HEAD has its ref, and a lookup needs the
+        ref and HEAD only. This is what keeps ``find`` O(1): a trailer search with
+        ``git log --grep`` reads every commit message on a miss, which is the usual case
+        (a new operation), about 15 ms per thousand commits, under the lock.
+        """
+        sha, operation_id = self._head_operation()
+        if operation_id is None:
+            return
+        ref = f"{OPERATION_REFS}/{operation_id}"
+        if self._git("rev-parse", "--verify", "--quiet", ref, check=False).returncode != 0:
+            self._git("update-ref", ref, sha)
+
+    def reindex(self) -> int:
+        """Write the index ref of every commit that carries an Operation-Id trailer; the
+        number written. Only for a repository adopted from elsewhere (history written
+        before its index): Ops Market's own writes keep the index complete."""
+        with self._locked():
+            self._prepare()
+            output = self._git(
+                "log",
+                "--format=%H%x1f%(trailers:key=Operation-Id,valueonly,separator=%x2C)%x1e",
+                "HEAD",
+                "--",
+            ).stdout.decode()
+            existing = set(
+                self._git("for-each-ref", "--format=%(refname)", OPERATION_REFS)
+                .stdout.decode()
+                .split()
+            )
+            updates = []
+            for record in output.split("\x1e"):
+                sha, _, operation_id = record.strip().partition("\x1f")
+                ref = f"{OPERATION_REFS}/{operation_id.strip()}"
+                # Newest first: a (foreign) id on two commits keeps the newest.
+                if _UUID.match(operation_id.strip()) and ref not in existing:
+                    existing.add(ref)
+                    updates.append(f"create {ref} {sha}\n")
+            if updates:
+                self._git("update-ref", "--stdin", stdin="".join(updates).encode())
+            return len(updates)
+
+    def _push(self) -> None:
+        if not self.remote_url:
+            return
+        try:
+            self._git(
+                "push",
+                "--quiet",
+                REMOTE,
+                f"refs/heads/{BRANCH}:refs/heads/{BRANCH}",
+                timeout=self.push_timeout,
+            )
+        except TargetUnavailable as error:
+            raise TargetUnavailable(f"{error} ({redact_url(self.remote_url)})") from None
+
+    # --- repository state ------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Under the lock: create the repository if needed, else repair what a killed
+        writer left behind. Either way the tree equals HEAD afterwards."""
+        git_dir = self.repo_dir / ".git"
+        if not git_dir.is_dir():
+            if self.repo_dir.is_dir() and any(self.repo_dir.iterdir()):
+                # Repairs delete untracked files: never take over a folder of someone's.
+                raise TargetError(
+                    f"{self.repo_dir} is not empty and not a git repository; "
+                    "GITOPS_DIR must name an empty or missing folder"
+                )
+            self._init()
+        elif not self._has_head():
+            # Killed during its own creation (no commit yet): finish it. Only a folder
+            # holding nothing but .git: git init on an existing repository is harmless.
+            if any(path.name != ".git" for path in self.repo_dir.iterdir()):
+                raise TargetError(f"{self.repo_dir} holds files but no commit")
+            self._init()
+        else:
+            self._check_ours()
+            for name in _STALE_GIT_LOCKS:
+                (git_dir / name).unlink(missing_ok=True)
+            self._git("reset", "--hard", "--quiet", "HEAD")
+            self._git("clean", "-ffdxq")
+            self._index_head()
+        if self.remote_url:
+            key = f"remote.{REMOTE}.url"
+            current = self._git("config", "--get", key, check=False).stdout.decode().strip()
+            if current != self.remote_url:
+                self._git("config", key, self.remote_url)
+
+    def _check_ours(self) -> None:
+        # Each repair resets and cleans the tree: refuse a repository that Ops Market did
+        # not create (GITOPS_DIR pointed at a checkout by mistake). An operator adopts an
+        # existing one on purpose with `git config opsmarket.repository gitops`.
+        if self._ours:
+            return
+        marker = self._git("config", "--get", MARKER_KEY, check=False).stdout.decode().strip()
+        if marker != MARKER_VALUE:
+            raise TargetError(
+                f"{self.repo_dir} is not an Ops Market GitOps repository "
+                f"(no {MARKER_KEY}={MARKER_VALUE} in its .git/config)"
+            )
+        self._ours = True
+
+    def _init(self) -> None:
+        self.repo_dir.mkdir(parents=True, exist_ok=True)
+        git_dir = self.repo_dir / ".git"
+        for name in _STALE_GIT_LOCKS:
+            (git_dir / name).unlink(missing_ok=True)
+        self._git("init", "--quiet", f"--initial-branch={BRANCH}", str(self.repo_dir))
+        for key, value in (
+            ("user.name", COMMITTER_NAME),
+            ("user.email", COMMITTER_EMAIL),
+            # gc in the foreground, inside our lock: a detached gc outliving the worker
+            # would race the next writer's repair (which removes git lock files).
+            ("gc.autoDetach", "false"),
+            ("maintenance.autoDetach", "false"),
+            ("commit.gpgSign", "false"),
+            ("core.hooksPath", os.devnull),
+            (MARKER_KEY, MARKER_VALUE),
+        ):
+            self._git("config", key, value)
+        # An index half-written by a killed init would go into the initial commit.
+        self._git("read-tree", "--empty")
+        # git treats the empty tree as always present and would not store it, leaving
+        # the initial commit pointing at an object fsck reports missing: store it.
+        self._git("mktree", stdin=b"")
+        self._git(
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "--no-verify",
+            "--file=-",
+            stdin=INITIAL_MESSAGE.encode(),
+        )
+        self._ours = True
+
+    def _has_head(self) -> bool:
+        if not (self.repo_dir / ".git").is_dir():
+            return False
+        result = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        return result.returncode == 0
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The exclusive writer lock, given up after ``lock_timeout`` seconds."""
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise TargetUnavailable(f"cannot open {self.lock_path}: {error.strerror}") from None
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise TargetUnavailable(
+                            f"timed out after {self.lock_timeout:.0f}s waiting for the "
+                            f"GitOps repository lock {self.lock_path}"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
+            yield
+        finally:
+            # Closing the descriptor releases the flock; a SIGKILL releases it too.
+            os.close(fd)
+
+    def _git(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = GIT_TIMEOUT_SECONDS,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run git in the repository. A failure or timeout raises TargetUnavailable: git
+        refusing our own well-formed commands means the disk, a lock or the network."""
+        run_env = {**self._env, **(env or {})}
+        if args[0] != "init":
+            # Explicit, so git never discovers an enclosing repository (the data folder
+            # may sit inside a checkout). Not for init: it would record core.worktree.
+            run_env["GIT_DIR"] = str(self.repo_dir / ".git")
+            run_env["GIT_WORK_TREE"] = str(self.repo_dir)
+        try:
+            result = subprocess.run(  # noqa: S603 - an argument list, no shell
+                ["git", *args],  # noqa: S607 - git from PATH, like every other tool
+                input=stdin,
+                capture_output=True,
+                cwd=self.repo_dir if self.repo_dir.is_dir() else self.repo_dir.parent,
+                env=run_env,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise TargetUnavailable(f"git {args[0]} timed out after {timeout:.0f}s") from None
+        except OSError as error:
+            raise TargetUnavailable(f"cannot run git: {error.strerror}") from None
+        if check and result.returncode != 0:
+            detail = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            last = detail[-1] if detail else f"exit status {result.returncode}"
+            if self.remote_url:
+                last = last.replace(self.remote_url, redact_url(self.remote_url))
+            raise TargetUnavailable(f"git {args[0]} failed: {last}")
+        return result
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _folder(namespace: str, instance: str) -> str:
+    return f"{check_name('namespace', namespace)}/{check_name('instance', instance)}"
+
+
+def _git_env(repo_dir: Path) -> dict[str, str]:
+    """The environment git runs in: ours, whatever the worker inherited.
+
+    Inherited GIT_* variables (GIT_DIR, GIT_INDEX_FILE, ...) would point git elsewhere;
+    only the SSH command survives, so a deployment can still choose its key.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GIT_") or key in ("GIT_SSH", "GIT_SSH_COMMAND")
+    }
+    env.update(
+        {
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_COMMITTER_NAME": COMMITTER_NAME,
+            "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
+            # A worker has no terminal: fail instead of waiting for a password.
+            "GIT_TERMINAL_PROMPT": "0",
+            "LC_ALL": "C",
+        }
+    )
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    return env
+
+
+def author_name(requested_by: str) -> str:
+    name = _NAME_UNSAFE.sub("", requested_by).strip(" .,:;\"'")
+    return name or "unknown"
+
+
+def author_email(requested_by: str) -> str:
+    local = _EMAIL_UNSAFE.sub("-", requested_by).strip(".-")
+    return f"{local or 'unknown'}@{AUTHOR_EMAIL_DOMAIN}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a password in it (for messages and logs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<remote>"
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))

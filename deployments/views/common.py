@@ -1,0 +1,76 @@
+"""Helpers shared by the instance pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from deployments.models import Instance
+from deployments.values_form import ValuesForm
+from portal.services.errors import Forbidden, Unavailable
+
+# The version whose values editor the page shows: a submission from another
+# version's editor is shown again, never acted on.
+LOADED_FIELD = "loaded_version"
+
+
+def instance_url(instance: Instance) -> str:
+    return reverse("instance-detail", args=[instance.namespace.name, instance.name])
+
+
+def forbidden(exc: Forbidden) -> PermissionDenied:
+    """A service's Forbidden as Django's 403, the way the other pages answer it."""
+    return PermissionDenied(exc.message)
+
+
+def error_status(exc: Exception) -> int:
+    return 503 if isinstance(exc, Unavailable) else 400
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def note_typed_secrets(values_form: ValuesForm, data: Any) -> None:
+    """The page is shown again and a password field never shows what was typed:
+    say so, or the next submission would silently keep the stored secret."""
+    for name, field in values_form.form.fields.items():
+        if getattr(field.widget, "input_type", "") == "password" and data.get(name):
+            values_form.notices.append(
+                "Secret values you typed are not shown again: type them again before you submit."
+            )
+            return
+
+
+def shows_another_version(request: HttpRequest, version: str, fresh: ValuesForm) -> bool:
+    """Whether the page must show `fresh`, the editor of `version`, instead of acting:
+    "Load version" was pressed, or the submitted editor was built for another
+    version (its values were never checked against this version's schema)."""
+    if "load" in request.POST:
+        return True
+    if request.POST.get(LOADED_FIELD) == version:
+        return False
+    fresh.notices.append(
+        f"The values editor now shows version {version}: check the values and submit again."
+    )
+    return True
+
+
+def breadcrumbs(instance: Instance, *last: str) -> list[tuple[str, str]]:
+    """Instances > namespace > instance [> last page]."""
+    namespace = instance.namespace.name
+    crumbs = [
+        ("Instances", reverse("instance-list")),
+        (namespace, reverse("instance-list") + f"?namespace={namespace}"),
+        (instance.name, instance_url(instance)),
+    ]
+    return crumbs + [(label, "") for label in last]

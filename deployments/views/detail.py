@@ -1,0 +1,143 @@
+"""The instance page, the live steps of an operation, and the diff of two revisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from deployments.models import Instance, InstanceStatus, Operation
+from deployments.selectors.instance_pages import instance_app, revision_rows
+from deployments.selectors.instances import (
+    instance_get,
+    instance_operations,
+    instance_resources,
+    operation_get,
+    revision_diff,
+    upgrade_available,
+    values_yaml,
+)
+from deployments.views.common import breadcrumbs
+from portal.models import Role
+from portal.permissions import has_team_role
+
+TABS = ("values", "resources", "manifests", "revisions", "operations", "dependencies")
+
+
+def steps_url(operation: Operation) -> str:
+    instance = operation.instance
+    return reverse(
+        "instance-operation-steps", args=[instance.namespace.name, instance.name, operation.pk]
+    )
+
+
+def _shown_operation(operations: list[Operation], wanted: str) -> Operation | None:
+    """The operation asked for, else the one in progress, else the latest."""
+    chosen = next((op for op in operations if str(op.pk) == wanted), None)
+    return (
+        chosen
+        or next((op for op in operations if op.is_active), None)
+        or (operations[0] if operations else None)
+    )
+
+
+@login_required
+@require_safe
+def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    instance = instance_get(user=request.user, namespace=namespace, name=name)
+    app = instance_app(instance)
+    latest = app.latest if app else None
+    revision = instance.current_revision
+    operations = instance_operations(instance)
+    shown = _shown_operation(operations, request.GET.get("operation", ""))
+    dependents = list(instance.dependents.select_related("namespace"))
+    # An operator may change the instance only while no operation runs on it.
+    can_change = has_team_role(request.user, instance.namespace.team, Role.OPERATOR) and not any(
+        op.is_active for op in operations
+    )
+    deployed = instance.status == InstanceStatus.DEPLOYED and revision is not None
+    tab = request.GET.get("tab", "")
+    revisions = revision_rows(instance)
+    for row in revisions:
+        row["fields"] = {"revision": row["revision"].number}
+    depends_on = list(instance.depends_on.select_related("namespace"))
+    context: dict[str, Any] = {
+        "instance": instance,
+        "breadcrumbs": breadcrumbs(instance),
+        "app": app,
+        "upgrade_to": latest if upgrade_available(instance.version, latest) else "",
+        "revision": revision,
+        "values_text": values_yaml(revision.values_masked) if revision else "",
+        "resources": instance_resources(instance),
+        "manifests": sorted(revision.manifests_masked.items()) if revision else [],
+        "revisions": revisions,
+        "operations": operations,
+        "shown": shown,
+        "shown_steps_url": steps_url(shown) if shown else "",
+        "depends_on": depends_on,
+        "dependents": dependents,
+        "dependency_count": len(depends_on) + len(dependents),
+        "active_dependents": [d.name for d in dependents if d.status != InstanceStatus.UNINSTALLED],
+        "can_upgrade": can_change and deployed,
+        "can_rollback": can_change and deployed,
+        "can_uninstall": can_change and instance.status != InstanceStatus.UNINSTALLED,
+        "can_reinstall": can_change
+        and instance.status in (InstanceStatus.FAILED, InstanceStatus.UNINSTALLED),
+        "active_tab": tab if tab in TABS else "",
+    }
+    return render(request, "deployments/detail.html", context)
+
+
+@login_required
+@require_safe
+def operation_steps_view(
+    request: HttpRequest, namespace: str, name: str, operation_id: str
+) -> HttpResponse:
+    """The step timeline of one operation, polled by the instance page while the
+    operation runs. Once it has finished, a polling page is told to reload, so
+    its status, revisions and values show the outcome too."""
+    operation = operation_get(user=request.user, operation_id=operation_id)
+    instance: Instance = operation.instance
+    if (instance.namespace.name, instance.name) != (namespace, name):
+        raise Http404("No such operation on this instance.")
+    response = render(
+        request,
+        "deployments/_steps.html",
+        {"operation": operation, "steps_url": steps_url(operation)},
+    )
+    if request.headers.get("HX-Request") and not operation.is_active:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _number(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
+@login_required
+@require_safe
+def revision_diff_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    instance = instance_get(user=request.user, namespace=namespace, name=name)
+    rows = revision_rows(instance)
+    if not rows:
+        raise Http404("This instance has no revisions.")
+    new = _number(request.GET.get("to")) or rows[0]["revision"].number
+    old = _number(request.GET.get("from"))
+    if old is None:
+        old = next((r["previous"] for r in rows if r["revision"].number == new), None) or new
+    diff = revision_diff(instance=instance, old=old, new=new)
+    context = {
+        "instance": instance,
+        "breadcrumbs": breadcrumbs(instance, "Diff"),
+        "diff": diff,
+        "title": f"Revision {old} → {new}",
+        "numbers": [r["revision"].number for r in rows],
+    }
+    return render(request, "deployments/diff.html", context)

@@ -1,0 +1,158 @@
+"""`/instances/new/?market=&app=&version=`: the install form.
+
+One page form: where (namespace, name), which version, and the values editor for
+that version's package. "Load version" shows the editor of another version; a
+submission whose editor was built for another version is shown again, not
+installed, so values are never checked against a schema the user did not see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+
+from deployments.forms import InstallForm, InstanceNamespaceForm
+from deployments.selectors.instance_pages import app_versions, installable_namespaces
+from deployments.selectors.namespaces import namespace_get
+from deployments.services.instances import (
+    ValuesRejected,
+    instance_install,
+    package_for,
+    require_operator,
+)
+from deployments.values_form import ValuesForm
+from deployments.views.common import (
+    LOADED_FIELD,
+    error_status,
+    forbidden,
+    instance_url,
+    note_typed_secrets,
+    shows_another_version,
+)
+from market.models import App, AppVersion
+from market.selectors.catalogue import app_get
+from portal.actors import actor_from_request
+from portal.models import Role
+from portal.permissions import teams_with_role
+from portal.services.errors import AlreadyExists, Forbidden, ServiceError
+
+
+def _pick(versions: list[AppVersion], wanted: str) -> AppVersion:
+    return next((v for v in versions if v.version == wanted), versions[0])
+
+
+@login_required
+def instance_install_view(request: HttpRequest) -> HttpResponse:
+    params: QueryDict = request.POST if request.method == "POST" else request.GET
+    app = app_get(market=params.get("market", ""), name=params.get("app", ""))
+    versions = app_versions(market=app.market, app=app.name)
+    if not versions:
+        raise Http404("This app has no versions to install.")
+    namespaces = list(installable_namespaces(user=request.user).values_list("name", flat=True))
+    wanted = params.get("version") or app.latest
+    chosen = _pick(versions, wanted)
+    form_args: dict[str, Any] = {
+        "namespaces": namespaces,
+        "versions": [v.version for v in versions],
+    }
+    page: dict[str, Any] = {"app": app, "versions": versions, "chosen": chosen}
+
+    if request.method == "POST":
+        form = InstallForm(request.POST, **form_args)
+    else:
+        initial = {
+            "namespace": request.GET.get("namespace", ""),
+            "name": request.GET.get("name") or app.name,
+            "version": chosen.version,
+        }
+        form = InstallForm(initial=initial, **form_args)
+    try:
+        package = package_for(chosen)
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _render(request, form, None, page, status=error_status(exc))
+    fresh = ValuesForm(package.values_schema, defaults=package.values)
+    if request.method != "POST":
+        return _render(request, form, fresh, page)
+
+    if shows_another_version(request, chosen.version, fresh):
+        initial = {
+            "namespace": request.POST.get("namespace", ""),
+            "name": request.POST.get("name", ""),
+            "version": chosen.version,
+        }
+        return _render(request, InstallForm(initial=initial, **form_args), fresh, page)
+
+    values_form = ValuesForm(package.values_schema, defaults=package.values, data=request.POST)
+    if values_form.switching:
+        return _render(request, form, values_form, page)
+    actor = actor_from_request(request)
+    if form.is_valid():
+        # Who may install there is answered first: a namespace the user cannot see
+        # is not found, one they may only view is forbidden, whatever the values.
+        namespace = namespace_get(user=request.user, name=form.cleaned_data["namespace"])
+        try:
+            require_operator(actor, namespace)
+        except Forbidden as exc:
+            raise forbidden(exc) from None
+    if not (form.is_valid() & values_form.is_valid()):
+        note_typed_secrets(values_form, request.POST)
+        return _render(request, form, values_form, page, status=400)
+
+    data = form.cleaned_data
+    try:
+        requested = instance_install(
+            actor=actor,
+            namespace=namespace,
+            name=data["name"],
+            market=app.market,
+            app=app.name,
+            version=chosen.version,
+            values=values_form.values,
+        )
+    except Forbidden as exc:
+        raise forbidden(exc) from None
+    except ValuesRejected as exc:
+        values_form.add_schema_errors(exc.errors)
+        status = 400
+    except AlreadyExists as exc:
+        form.add_error("name", exc.message)
+        status = 409
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        status = error_status(exc)
+    else:
+        dependencies = ", ".join(op.instance.name for op in requested.dependencies)
+        messages.success(
+            request,
+            f"Installing {app.name} {chosen.version} as {namespace.name}/{requested.instance.name}"
+            + (f", after its dependencies ({dependencies})." if dependencies else "."),
+        )
+        return redirect(instance_url(requested.instance))
+    note_typed_secrets(values_form, request.POST)
+    return _render(request, form, values_form, page, status=status)
+
+
+def _render(
+    request: HttpRequest,
+    form: InstallForm,
+    values_form: ValuesForm | None,
+    page: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    app: App = page["app"]
+    teams = teams_with_role(request.user, Role.OPERATOR)
+    context = {
+        **page,
+        "form": form,
+        "values_form": values_form,
+        "loaded_field": LOADED_FIELD,
+        "has_namespace": bool(form.fields["namespace"].widget.choices),
+        "can_create_namespace": teams.exists(),
+        "namespace_form": InstanceNamespaceForm(teams=teams),
+        "market": app.market,
+    }
+    return render(request, "deployments/install.html", context, status=status)

@@ -1,0 +1,343 @@
+"""Runs one operation: claim it, run its steps in order, finish or undo.
+
+Invariants:
+- A worker holds an operation while its heartbeat is fresh. Claiming is a
+  compare-and-set on the row, so two deliveries of one task never run it at once.
+- A step that finished is never run again; a step that was running when its
+  worker died is run again, which is safe because every step is idempotent
+  (the target finds an earlier commit by the operation id).
+- Final states are written in one transaction with the revision and the audit
+  record, and the search index hears of them only after that commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, TextField, Value
+from django.db.models.functions import Coalesce, Concat
+from django.utils import timezone
+
+from deployments.models import (
+    Instance,
+    InstanceStatus,
+    Operation,
+    OperationKind,
+    OperationState,
+    OperationStep,
+    Revision,
+    StepState,
+)
+from deployments.targets import TargetError, TargetUnavailable, target_for
+from deployments.workflow.errors import StepFailed, StepTransient
+from deployments.workflow.steps import STEP_FUNCTIONS, Run
+from portal.actors import Actor
+from portal.crypto import decrypt_json
+from portal.services.audit import audit_record
+from search.services.indexing import index_later
+
+log = logging.getLogger(__name__)
+
+
+def _stale_before() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.WORKFLOW_STALE_SECONDS)
+
+
+def operation_claim(operation_id: str) -> bool:
+    """Take the operation if it is queued, or running under a worker whose heartbeat
+    stopped. False when it is finished or another live worker holds it."""
+    now = timezone.now()
+    claimable = Q(state=OperationState.QUEUED) | Q(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()),
+        state=OperationState.RUNNING,
+    )
+    claimed = Operation.objects.filter(claimable, pk=operation_id).update(
+        state=OperationState.RUNNING,
+        attempt=F("attempt") + 1,
+        heartbeat_at=now,
+        started_at=Coalesce(F("started_at"), Value(now)),
+    )
+    return claimed == 1
+
+
+def operation_release(operation_id: str) -> None:
+    """Let the next delivery claim at once (a transient error will be retried)."""
+    Operation.objects.filter(pk=operation_id, state=OperationState.RUNNING).update(
+        heartbeat_at=None
+    )
+
+
+@contextmanager
+def _heartbeat(operation_id: str) -> Iterator[None]:
+    """Refresh the claim from a side thread while the steps run, so a long fetch
+    is not mistaken for a dead worker."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.WORKFLOW_HEARTBEAT_SECONDS):
+                Operation.objects.filter(pk=operation_id, state=OperationState.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:  # a missed beat only risks a duplicate claim, which is safe
+            log.warning("heartbeat of operation %s failed", operation_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{operation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _load(operation_id: str) -> Run:
+    operation = Operation.objects.select_related(
+        "instance", "instance__namespace", "instance__namespace__team", "from_revision"
+    ).get(pk=operation_id)
+    return Run(operation=operation, instance=operation.instance, context=dict(operation.context))
+
+
+def _save_context(run: Run) -> None:
+    Operation.objects.filter(pk=run.operation.pk).update(context=run.context)
+
+
+def operation_execute(operation_id: str) -> None:
+    """Run the operation's remaining steps. StepTransient propagates (the task
+    retries it); a domain failure ends the operation and undoes what it applied.
+
+    Steps: claim (or return); past the attempt limit, fail; otherwise, for each
+    step not finished: mark it running, run it, save the context, mark it done;
+    then record the revision and final states in one transaction."""
+    if not operation_claim(operation_id):
+        return
+    run = _load(operation_id)
+    with _heartbeat(operation_id):
+        try:
+            _run_steps(run)
+        except StepTransient:
+            # Let the retry claim at once instead of waiting out the stale age.
+            _save_context(run)
+            operation_release(operation_id)
+            raise
+
+
+def _run_steps(run: Run) -> None:
+    if "failure" in run.context:  # a worker died while undoing: finish the undo
+        _fail(run, run.context["failure"]["step"], run.context["failure"]["message"])
+        return
+    if run.operation.attempt > settings.WORKFLOW_MAX_ATTEMPTS:
+        name = _unfinished_step(run)
+        _fail(run, name, f"worker lost {run.operation.attempt - 1} times during {name}")
+        return
+    for step in run.operation.steps.order_by("position"):
+        if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
+            continue
+        if step.name == "record":
+            _succeed(run, step)
+            return
+        OperationStep.objects.filter(pk=step.pk).update(
+            state=StepState.RUNNING,
+            started_at=timezone.now(),
+            message="",
+            log=_log_line(f"attempt {run.operation.attempt}: started"),
+        )
+        try:
+            message = STEP_FUNCTIONS[step.name](run)
+        except StepTransient as exc:
+            OperationStep.objects.filter(pk=step.pk).update(
+                message=f"retrying: {exc}"[:1000], log=_log_line(f"retrying: {exc}")
+            )
+            raise
+        except StepFailed as exc:
+            OperationStep.objects.filter(pk=step.pk).update(log=_log_line(f"failed: {exc}"))
+            _fail(run, step.name, str(exc))
+            return
+        _save_context(run)
+        OperationStep.objects.filter(pk=step.pk).update(
+            state=StepState.SUCCEEDED,
+            finished_at=timezone.now(),
+            message=message[:1000],
+            log=_log_line(message),
+        )
+
+
+def _log_line(text: str) -> Concat:
+    """Append one timestamped line to the step's log, in the database (a redelivered
+    attempt adds to what the dead one wrote)."""
+    stamp = timezone.now().strftime("%H:%M:%S")
+    return Concat(F("log"), Value(f"{stamp} {text[:1000]}\n"), output_field=TextField())
+
+
+def _unfinished_step(run: Run) -> str:
+    """The step the operation stopped in: the first one not done."""
+    step = (
+        run.operation.steps.exclude(state__in=[StepState.SUCCEEDED, StepState.SKIPPED])
+        .order_by("position")
+        .first()
+    )
+    return step.name if step else "record"
+
+
+def _succeed(run: Run, step: OperationStep) -> None:
+    operation, instance = run.operation, run.instance
+    now = timezone.now()
+    with transaction.atomic():
+        if operation.kind == OperationKind.UNINSTALL:
+            Instance.objects.filter(pk=instance.pk).update(
+                status=InstanceStatus.UNINSTALLED,
+                status_message="",
+                current_revision=None,
+                updated_at=now,
+            )
+            instance.depends_on.clear()
+            revision = None
+            message = "instance uninstalled"
+        else:
+            revision, _ = Revision.objects.get_or_create(
+                instance=instance,
+                number=run.context["revision_number"],
+                defaults={
+                    "app_version": run.context["version"],
+                    "archive_digest": run.context.get("archive_digest", ""),
+                    "values_encrypted": run.context["values"],
+                    "values_masked": run.context["values_masked"],
+                    "manifests_encrypted": run.context["manifests"],
+                    "manifests_masked": run.context["manifests_masked"],
+                    "manifests_digest": run.context["digest"],
+                    "secret_paths": run.context["secret_paths"],
+                    "operation": operation,
+                    "commit": run.context.get("commit", ""),
+                },
+            )
+            Instance.objects.filter(pk=instance.pk).update(
+                status=InstanceStatus.DEPLOYED,
+                status_message="",
+                version=run.context["version"],
+                current_revision=revision,
+                updated_at=now,
+            )
+            message = f"revision {revision.number} recorded"
+        finished = Operation.objects.filter(pk=operation.pk, state=OperationState.RUNNING).update(
+            state=OperationState.SUCCEEDED,
+            finished_at=now,
+            heartbeat_at=None,
+            result_revision=revision,
+            context=run.context,
+        )
+        if finished != 1:  # another delivery finished it meanwhile
+            transaction.set_rollback(True)
+            return
+        OperationStep.objects.filter(pk=step.pk).update(
+            state=StepState.SUCCEEDED, started_at=now, finished_at=now, message=message
+        )
+        audit_record(
+            actor=Actor.system(),
+            action=f"operation.{operation.kind}.succeeded",
+            target=instance,
+            detail={
+                "operation": str(operation.pk),
+                "version": run.context.get("version"),
+                "commit": run.context.get("commit", ""),
+                "requested_by": operation.requested_by,
+            },
+        )
+        # The search index hears of the new state once this transaction commits.
+        index_later("instance", [instance.pk])
+
+
+def _undo(run: Run) -> tuple[str, str, bool]:
+    """Put the target back as it was before the operation, when apply wrote to it.
+
+    Returns (operation state, sentence for the user, whether the instance still
+    runs its current revision). The undo is its own commit with its own id, so a
+    redelivered undo finds it and writes nothing twice."""
+    operation, instance = run.operation, run.instance
+    target = target_for(instance.namespace)
+    previous = operation.from_revision
+    intact = previous is not None
+    if target.find(str(operation.pk)) is None:
+        target.repair()  # files a killed apply wrote but never committed
+        return OperationState.FAILED, "nothing was applied", intact
+    if operation.kind == OperationKind.UNINSTALL:
+        return OperationState.FAILED, "its files were already removed", False
+    if previous is None:
+        target.remove(run.change(kind="uninstall", undo=True))
+        return OperationState.FAILED, "its files were removed from the target", False
+    target.apply(
+        run.change(kind="rollback", undo=True, version=previous.app_version),
+        decrypt_json(previous.manifests_encrypted),
+    )
+    return OperationState.ROLLED_BACK, f"revision {previous.number} was restored", True
+
+
+def _fail(run: Run, step_name: str, message: str) -> None:
+    """End the operation after a domain failure in ``step_name``.
+
+    Steps: remember the failure in the context (a worker that dies while undoing
+    resumes the undo); undo what apply wrote; then in one transaction mark the
+    failed step, skip the rest, set the operation's and the instance's states
+    and write the audit record."""
+    operation, instance = run.operation, run.instance
+    run.context["failure"] = {"step": step_name, "message": message}
+    _save_context(run)
+    try:
+        state, undone, intact = _undo(run)
+    except TargetUnavailable as exc:
+        raise StepTransient(f"undo after failure: {exc}") from None
+    except TargetError as exc:
+        state, undone, intact = OperationState.FAILED, f"undo failed too: {exc}", False
+    now = timezone.now()
+    error = f"{step_name}: {message}"[:1000]
+    note = f"{operation.kind} failed at {error}; {undone}"
+    # An instance whose current revision still stands stays deployed; one that
+    # never got a revision (a first install), or lost its files, is failed and
+    # may be installed again.
+    status = InstanceStatus.DEPLOYED if intact else InstanceStatus.FAILED
+    with transaction.atomic():
+        finished = Operation.objects.filter(pk=operation.pk, state=OperationState.RUNNING).update(
+            state=state, error=error, finished_at=now, heartbeat_at=None, context=run.context
+        )
+        if finished != 1:
+            transaction.set_rollback(True)
+            return
+        steps = OperationStep.objects.filter(operation=operation)
+        steps.filter(name=step_name).update(
+            state=StepState.FAILED, finished_at=now, message=message[:1000]
+        )
+        steps.filter(state__in=[StepState.PENDING, StepState.RUNNING]).update(
+            state=StepState.SKIPPED, message=f"skipped: {undone}"[:1000]
+        )
+        Instance.objects.filter(pk=instance.pk).update(
+            status=status, status_message=note[:500], updated_at=now
+        )
+        audit_record(
+            actor=Actor.system(),
+            action=f"operation.{operation.kind}.{state}",
+            target=instance,
+            detail={"operation": str(operation.pk), "error": error, "undo": undone},
+        )
+        # The search index hears of the new state once this transaction commits.
+        index_later("instance", [instance.pk])
+    log.info("operation %s %s: %s (%s)", operation.pk, state, error, undone)
+
+
+def operation_abandon(operation_id: str, message: str) -> None:
+    """Transient errors outlasted the retries: fail the operation at the step that
+    kept failing. If even the undo cannot reach the target, the operation stays
+    running and the reaper tries again later."""
+    if not operation_claim(operation_id):
+        return
+    run = _load(operation_id)
+    try:
+        _fail(run, _unfinished_step(run), message)
+    except StepTransient:
+        operation_release(operation_id)

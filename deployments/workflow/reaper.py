@@ -1,0 +1,43 @@
+"""Finds operations no worker is carrying and hands them to a worker again.
+
+A worker killed mid-operation leaves it ``running`` with a heartbeat that stops;
+an enqueue lost after commit leaves it ``queued`` with no message. Either way the
+reaper sends a fresh message; the claim in the engine makes duplicates harmless,
+and past the attempt limit the engine fails the operation and undoes it, so no
+operation stays running forever."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from deployments.models import Operation, OperationState
+
+log = logging.getLogger(__name__)
+
+
+def stranded_operations() -> list[str]:
+    stale = timezone.now() - timedelta(seconds=settings.WORKFLOW_STALE_SECONDS)
+    rows = Operation.objects.filter(
+        Q(state=OperationState.RUNNING, heartbeat_at__lt=stale)
+        | Q(state=OperationState.RUNNING, heartbeat_at__isnull=True, started_at__lt=stale)
+        | Q(state=OperationState.QUEUED, created_at__lt=stale)
+    )
+    # Only the first of a chain: dependencies waiting for their own messages are
+    # run by the operation that needs them.
+    return [str(pk) for pk in rows.order_by("created_at").values_list("pk", flat=True)[:500]]
+
+
+def operations_reap() -> list[str]:
+    """Enqueue every stranded operation; returns their ids."""
+    from deployments.tasks import operation_run_task
+
+    stranded = stranded_operations()
+    for operation_id in stranded:
+        log.warning("operation %s has no live worker; queueing it again", operation_id)
+        operation_run_task.apply_async((operation_id,), queue=settings.WORKFLOW_QUEUE)
+    return stranded

@@ -1,0 +1,49 @@
+"""Rendering an instance's manifests, and the masked copies users may see: one
+function for the engine's render step and for the upgrade preview, so the
+preview shows exactly what an upgrade would write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from builds.selectors import profile_resources
+from deployments.workflow.manifests import mask_text, target_paths
+from market.package.model import Package
+from market.package.render import (
+    InstanceContext,
+    merged_values,
+    render_templates,
+    secret_strings,
+)
+from market.package.secrets import mask_secrets
+
+
+@dataclass(frozen=True)
+class Rendered:
+    manifests: dict[str, str]  # file path under the instance's folder -> text
+    manifests_masked: dict[str, str]
+    merged: dict[str, Any]  # defaults deep-merged with the user's values
+    values_masked: dict[str, Any]
+    secret_paths: list[str]
+
+
+def instance_render(
+    package: Package, *, values: dict[str, Any], instance: InstanceContext
+) -> Rendered:
+    """Render with the resource profile templates see (SPEC section 7) and mask every
+    secret in the copies. RenderError (ValuesInvalid included) propagates."""
+    rendered = render_templates(
+        package, values=values, instance=instance, resources=profile_resources()
+    )
+    manifests = target_paths(rendered)
+    merged = merged_values(package, values)
+    paths = package.secret_paths()
+    secrets = secret_strings(merged, paths)
+    return Rendered(
+        manifests=manifests,
+        manifests_masked={path: mask_text(text, secrets) for path, text in manifests.items()},
+        merged=merged,
+        values_masked=mask_secrets(merged, paths),
+        secret_paths=paths,
+    )

@@ -1,0 +1,53 @@
+"""The portal shell's only way into the domain apps (``deployments/``, ``market/``).
+
+The shell (settings, accounts, teams, tokens, audit) sits beneath the domain apps:
+they import it, never the other way round. It needs three things of theirs — a
+team's namespaces on the team pages and the team API, creating one from the team
+page, and filling a fresh site with the demo — and those come through the functions
+below. They import late, so loading the shell never loads a domain app, and
+tests/portal/test_seams.py keeps every other portal module from importing one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from deployments.models import Namespace
+    from market.services.demo import DemoReport
+    from portal.actors import Actor
+    from portal.models import Team
+    from portal.permissions import AnyUser
+
+
+def team_namespaces(*, user: AnyUser, team: str) -> QuerySet[Namespace]:
+    """The namespaces of `team` that `user` may see, by name."""
+    from deployments.selectors.namespaces import namespace_list
+
+    return namespace_list(user=user, team=team)
+
+
+def team_namespace_create(
+    *, actor: Actor, team: Team, name: str, description: str = ""
+) -> Namespace:
+    """A namespace owned by `team`, on the default deploy target (ServiceError when refused)."""
+    from deployments.services.namespaces import namespace_create
+
+    return namespace_create(actor=actor, team=team, name=name, description=description)
+
+
+def demo_namespace_ensure(*, actor: Actor, team: Team, name: str, description: str) -> None:
+    """The demo namespace, created once: `demo_load` runs again on every `make run`."""
+    from deployments.models import Namespace
+    from deployments.services.namespaces import namespace_create
+
+    if not Namespace.objects.filter(name=name).exists():
+        namespace_create(actor=actor, team=team, name=name, description=description)
+
+
+def demo_market_load(*, actor: Actor, team: Team) -> DemoReport:
+    """Build, publish into the local market `demo` and sync every demo app source."""
+    from market.services.demo import demo_market_load as load
+
+    return load(actor=actor, team=team)

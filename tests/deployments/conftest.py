@@ -1,0 +1,60 @@
+"""Fixtures for workflow tests: a market of test apps, a team, a namespace and a
+GitOps repository of the test's own."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployments.models import Namespace
+from market.models import Market
+from portal.models import Role
+from tests.deployments.apps import workflow_market
+from tests.factories import make_namespace, make_team, make_user
+
+
+@pytest.fixture
+def gitops_repo(settings: Any, tmp_path: Path) -> Path:
+    settings.GITOPS_DIR = tmp_path / "gitops"
+    return settings.GITOPS_DIR
+
+
+@pytest.fixture
+def apps_market(db: None, tmp_path: Path, settings: Any) -> Market:
+    settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
+    return workflow_market(tmp_path)
+
+
+@pytest.fixture
+def operator(db: None) -> Any:
+    return make_user("olga")
+
+
+@pytest.fixture
+def namespace(operator: Any) -> Namespace:
+    team = make_team("payments", members={operator: Role.OPERATOR})
+    return make_namespace(team, "pay-prod")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def commit_subjects(repo: Path) -> list[str]:
+    """Subjects, oldest first, without the repository's initial commit."""
+    subjects = git(repo, "log", "--reverse", "--format=%s").splitlines()
+    return subjects[1:]
+
+
+def files_under(repo: Path, folder: str) -> dict[str, str]:
+    names = git(repo, "ls-tree", "-r", "--name-only", "HEAD", "--", folder).split()
+    return {n.removeprefix(folder + "/"): git(repo, "show", f"HEAD:{n}") for n in names}
+
+
+def revision_number(instance: Any) -> int | None:
+    return instance.current_revision.number if instance.current_revision else None
