@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from deployments.models import Instance, Operation, OperationStep, Revision
+from portal.models import AuditEvent
 
 pytestmark = [pytest.mark.smoke, pytest.mark.django_db(transaction=True)]
 
@@ -73,6 +74,11 @@ def fill_the_old_schema(apps: Any) -> dict[str, Any]:
     )
     running = Operation.objects.create(instance=redis, kind="install", state="running")
     OperationStep.objects.create(operation=done, position=0, name="render", state="succeeded")
+    apps.get_model("portal", "AuditEvent").objects.create(
+        action="operation.install.succeeded",
+        target_type="market.instance",
+        target_id=str(analyzer.pk),
+    )
     return {"analyzer": analyzer.pk, "redis": redis.pk, "done": done.pk, "running": running.pk}
 
 
@@ -98,6 +104,10 @@ def test_a_filled_database_migrates_forward_with_every_row_and_link():
     assert Revision.objects.get(instance=analyzer).number == 1
     assert Operation.objects.get(pk=ids["done"]).result_revision == analyzer.current_revision
     assert list(OperationStep.objects.values_list("name", flat=True)) == ["render"]
+    # The audit page's filter by type finds the old records under the new label.
+    assert list(AuditEvent.objects.values_list("target_type", "target_id")) == [
+        ("deployments.instance", str(analyzer.pk))
+    ]
     # The content type moved with its permissions rather than a second one appearing.
     moved = ContentType.objects.get(pk=old_type.pk)
     assert (moved.app_label, moved.model) == ("deployments", "instance")
