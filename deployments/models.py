@@ -159,7 +159,13 @@ class Operation(models.Model):
     )
     # Engine bookkeeping: outputs of finished steps so a redelivered task resumes.
     context = models.JSONField(default=dict, blank=True)
+    # Two counts, kept apart: `attempt` grows with each worker that takes the
+    # operation on (the first, then one per lost worker), `retries` with each
+    # transient failure waited out. `retry_at` is set while such a wait runs, so
+    # the reaper leaves the operation to its scheduled retry.
     attempt = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=1000, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.conf import settings
 
 
 @shared_task(
@@ -19,18 +18,13 @@ from django.conf import settings
     max_retries=None,
 )
 def operation_run_task(self: Any, operation_id: str) -> None:
-    from deployments.workflow.engine import operation_abandon, operation_execute
-    from deployments.workflow.errors import StepTransient
+    from deployments.workflow.engine import operation_execute
 
-    try:
-        operation_execute(operation_id)
-    except StepTransient as exc:
-        retries = self.request.retries
-        if retries >= settings.WORKFLOW_MAX_RETRIES:
-            operation_abandon(operation_id, f"gave up after {retries + 1} tries: {exc}")
-            return
-        countdown = settings.WORKFLOW_RETRY_BACKOFF_SECONDS * 2**retries
-        raise self.retry(countdown=countdown, exc=exc) from None
+    # The retry count lives on the operation, not in this message: a retry the
+    # reaper re-sends (its message lost with a worker) keeps counting from there.
+    countdown = operation_execute(operation_id)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
 
 
 @shared_task(ignore_result=True)

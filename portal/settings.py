@@ -182,8 +182,11 @@ WORKFLOW_HEARTBEAT_SECONDS = env_int("WORKFLOW_HEARTBEAT_SECONDS", 5, minimum=1)
 WORKFLOW_STALE_SECONDS = env_int("WORKFLOW_STALE_SECONDS", 60, minimum=2)
 WORKFLOW_MAX_ATTEMPTS = env_int("WORKFLOW_MAX_ATTEMPTS", 3, minimum=1)
 # Transient failures (target or storage unreachable) retry with exponential
-# backoff starting here, this many times, before the operation fails.
+# backoff starting here, doubling up to the maximum, this many times before the
+# operation fails. They are counted apart from lost workers (the attempt limit):
+# an outage waited out is no sign of a dying worker.
 WORKFLOW_RETRY_BACKOFF_SECONDS = env_int("WORKFLOW_RETRY_BACKOFF_SECONDS", 5, minimum=1)
+WORKFLOW_RETRY_BACKOFF_MAX_SECONDS = env_int("WORKFLOW_RETRY_BACKOFF_MAX_SECONDS", 300, minimum=1)
 WORKFLOW_MAX_RETRIES = env_int("WORKFLOW_MAX_RETRIES", 5, minimum=0)
 # The queue operations are sent to: the default one, unless workflows get
 # dedicated workers (`celery -A portal worker -Q <name>`).

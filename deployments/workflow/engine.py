@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, TextField, Value
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
@@ -51,7 +51,11 @@ def _stale_before() -> datetime:
 
 def operation_claim(operation_id: str) -> bool:
     """Take the operation if it is queued, or running under a worker whose heartbeat
-    stopped. False when it is finished or another live worker holds it."""
+    stopped. False when it is finished or another live worker holds it.
+
+    A claim after a scheduled retry (``retry_at`` set) goes on with the same
+    attempt; any other claim of a running operation takes over from a lost worker
+    and counts one more attempt."""
     now = timezone.now()
     claimable = Q(state=OperationState.QUEUED) | Q(
         Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()),
@@ -59,18 +63,31 @@ def operation_claim(operation_id: str) -> bool:
     )
     claimed = Operation.objects.filter(claimable, pk=operation_id).update(
         state=OperationState.RUNNING,
-        attempt=F("attempt") + 1,
+        attempt=F("attempt") + Case(When(retry_at__isnull=False, then=Value(0)), default=Value(1)),
+        retry_at=None,
         heartbeat_at=now,
         started_at=Coalesce(F("started_at"), Value(now)),
     )
     return claimed == 1
 
 
-def operation_release(operation_id: str) -> None:
-    """Let the next delivery claim at once (a transient error will be retried)."""
-    Operation.objects.filter(pk=operation_id, state=OperationState.RUNNING).update(
-        heartbeat_at=None
+def retry_countdown(retries: int) -> int:
+    """Seconds to wait before retry number ``retries + 1``: exponential, capped."""
+    base = settings.WORKFLOW_RETRY_BACKOFF_SECONDS
+    return int(min(base * 2 ** min(retries, 20), settings.WORKFLOW_RETRY_BACKOFF_MAX_SECONDS))
+
+
+def _retry_later(run: Run) -> int:
+    """Hand the operation back until its retry is due: no heartbeat (any delivery
+    may claim it), one more retry counted, and ``retry_at`` telling the reaper that
+    a message is already on its way."""
+    countdown = retry_countdown(run.operation.retries)
+    Operation.objects.filter(pk=run.operation.pk, state=OperationState.RUNNING).update(
+        heartbeat_at=None,
+        retries=F("retries") + 1,
+        retry_at=timezone.now() + timedelta(seconds=countdown),
     )
+    return countdown
 
 
 @contextmanager
@@ -110,24 +127,43 @@ def _save_context(run: Run) -> None:
     Operation.objects.filter(pk=run.operation.pk).update(context=run.context)
 
 
-def operation_execute(operation_id: str) -> None:
-    """Run the operation's remaining steps. StepTransient propagates (the task
-    retries it); a domain failure ends the operation and undoes what it applied.
+def operation_execute(operation_id: str) -> int | None:
+    """Run the operation's remaining steps. A domain failure ends the operation and
+    undoes what it applied; a transient one (StepTransient) is waited out.
 
     Steps: claim (or return); past the attempt limit, fail; otherwise, for each
     step not finished: mark it running, run it, save the context, mark it done;
-    then record the revision and final states in one transaction."""
+    then record the revision and final states in one transaction.
+
+    Returns None when the operation needs nothing more from this delivery, or the
+    seconds after which the caller must deliver it again (a transient failure
+    within the retry budget; past it, the operation fails at the step that kept
+    failing and is undone)."""
     if not operation_claim(operation_id):
-        return
+        return None
     run = _load(operation_id)
     with _heartbeat(operation_id):
         try:
             _run_steps(run)
-        except StepTransient:
-            # Let the retry claim at once instead of waiting out the stale age.
+        except StepTransient as exc:
             _save_context(run)
-            operation_release(operation_id)
-            raise
+            return _transient(run, exc)
+    return None
+
+
+def _transient(run: Run, exc: StepTransient) -> int | None:
+    """Retry later, or, once the retries are spent, fail and undo. An undo that
+    itself cannot reach the target is retried until it can: the context keeps the
+    failure, so the next delivery finishes the undo rather than the steps."""
+    retries = run.operation.retries
+    if retries >= settings.WORKFLOW_MAX_RETRIES and "failure" not in run.context:
+        try:
+            _fail(run, _unfinished_step(run), f"gave up after {retries + 1} tries: {exc}")
+        except StepTransient:
+            log.warning("operation %s: undo could not reach the target", run.operation.pk)
+        else:
+            return None
+    return _retry_later(run)
 
 
 def _run_steps(run: Run) -> None:
@@ -328,16 +364,3 @@ def _fail(run: Run, step_name: str, message: str) -> None:
         # The search index hears of the new state once this transaction commits.
         index_later("instance", [instance.pk])
     log.info("operation %s %s: %s (%s)", operation.pk, state, error, undone)
-
-
-def operation_abandon(operation_id: str, message: str) -> None:
-    """Transient errors outlasted the retries: fail the operation at the step that
-    kept failing. If even the undo cannot reach the target, the operation stays
-    running and the reaper tries again later."""
-    if not operation_claim(operation_id):
-        return
-    run = _load(operation_id)
-    try:
-        _fail(run, _unfinished_step(run), message)
-    except StepTransient:
-        operation_release(operation_id)

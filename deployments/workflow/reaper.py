@@ -1,7 +1,8 @@
 """Finds operations no worker is carrying and hands them to a worker again.
 
 A worker killed mid-operation leaves it ``running`` with a heartbeat that stops;
-an enqueue lost after commit leaves it ``queued`` with no message. Either way the
+an enqueue lost after commit leaves it ``queued`` with no message; a retry message
+lost with its worker leaves it ``running`` past its ``retry_at``. Either way the
 reaper sends a fresh message; the claim in the engine makes duplicates harmless,
 and past the attempt limit the engine fails the operation and undoes it, so no
 operation stays running forever."""
@@ -22,9 +23,15 @@ log = logging.getLogger(__name__)
 
 def stranded_operations() -> list[str]:
     stale = timezone.now() - timedelta(seconds=settings.WORKFLOW_STALE_SECONDS)
+    # An operation waiting out a transient failure has no heartbeat but a retry
+    # already scheduled: it is stranded only once that retry is overdue by the
+    # stale age (its message was lost with a worker), never before, or the
+    # reaper would cut its backoff short.
+    running = Q(state=OperationState.RUNNING)
     rows = Operation.objects.filter(
-        Q(state=OperationState.RUNNING, heartbeat_at__lt=stale)
-        | Q(state=OperationState.RUNNING, heartbeat_at__isnull=True, started_at__lt=stale)
+        Q(running, retry_at__isnull=True, heartbeat_at__lt=stale)
+        | Q(running, retry_at__isnull=True, heartbeat_at__isnull=True, started_at__lt=stale)
+        | Q(running, retry_at__lt=stale)
         | Q(state=OperationState.QUEUED, created_at__lt=stale)
     )
     # Only the first of a chain: dependencies waiting for their own messages are

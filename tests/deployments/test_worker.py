@@ -235,3 +235,49 @@ def test_unreachable_remote_is_retried_with_backoff_until_it_answers(
     )
     # The retried apply found its own commit: one commit for the operation.
     assert commit_subjects(data_dir / "gitops") == ["install pay-prod/cache redis-lite@1.0.0"]
+
+
+def test_a_remote_down_through_more_retries_than_the_attempt_limit_ends_succeeded(
+    queue: str,
+    data_dir: Path,
+    apps_market: Market,
+    namespace: Namespace,
+    operator: Any,
+    tmp_path: Path,
+) -> None:
+    """Issue 10: retries used to count as attempts, so three waits for a target
+    outage failed the operation as 'worker lost 3 times', and the reaper re-sent
+    operations still waiting out their backoff. The backoff here (4 s) is longer
+    than the reaper's stale age (3 s), with beat running."""
+    remote = tmp_path / "remote.git"
+    env = {
+        "GITOPS_REMOTE_URL": str(remote),
+        "WORKFLOW_MAX_ATTEMPTS": "3",
+        "WORKFLOW_MAX_RETRIES": "10",
+        "WORKFLOW_RETRY_BACKOFF_SECONDS": "4",
+        "WORKFLOW_RETRY_BACKOFF_MAX_SECONDS": "4",
+    }
+    with celery_worker(data_dir, queue, beat=True, env=env) as worker:
+        requested = instance_install(
+            actor=Actor(user=operator),
+            namespace=namespace,
+            market=apps_market,
+            name="cache",
+            app="redis-lite",
+        )
+        wait_for(
+            lambda: Operation.objects.filter(pk=requested.operation.pk, retries__gte=4).exists(),
+            what="four retries",
+            timeout=120,
+            worker=worker,
+        )
+        git(tmp_path, "init", "-q", "--bare", str(remote))
+        operation = finished(requested.operation.pk, worker)
+
+    assert operation.state == "succeeded", operation.error
+    assert operation.attempt == 1
+    assert operation.retries >= 4
+    assert git(remote, "log", "--format=%s", "main").splitlines()[0] == (
+        "install pay-prod/cache redis-lite@1.0.0"
+    )
+    assert commit_subjects(data_dir / "gitops") == ["install pay-prod/cache redis-lite@1.0.0"]
