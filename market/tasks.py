@@ -9,6 +9,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from market.models import AppVersion, Market, SyncJob
+from portal.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def market_sync_task(job_id: int) -> None:
         .values_list("pk", flat=True)
     )
     if app_ids:
-        app_details_task.delay(app_ids)
+        enqueue_on_commit(app_details_task, app_ids)
 
 
 @shared_task(ignore_result=True)

@@ -1,12 +1,41 @@
-"""Whether the task queue can take a message now.
+"""The task queue: whether it can take a message now, and the one way to send one.
 
-Services that create work check it before writing anything, so that with the
-broker down a request answers 503 and leaves no row behind; /healthz reports
-the same check."""
+Services that create work check ``queue_problem`` before writing anything, so that
+with the broker down a request answers 503 and leaves no row behind; /healthz
+reports the same check. Work is then sent with ``enqueue_on_commit``: the row the
+service wrote is the truth and the message only a nudge, so a broker that fails
+between the check and the send is logged, never raised, and each kind of row has
+a periodic repair task that sends what is still waiting."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(task: Any, *args: Any, queue: str | None = None) -> None:
+    """Send ``task(*args)`` once the current transaction commits (at once outside one).
+
+    Never raises for the broker: by then the change is committed, and an error
+    would turn it into a 500 the user reads as "nothing happened". Callers keep
+    their rows findable by a repair task (operations: the reaper; sync jobs,
+    builds, the search outbox: their repair tasks)."""
+    options = {"queue": queue} if queue else {}
+
+    def send() -> None:
+        try:
+            task.apply_async(args, **options)
+        except Exception:  # any broker or transport error: the repair task sends it later
+            log.warning(
+                "could not queue %s%r; its repair task will", task.name, args, exc_info=True
+            )
+
+    transaction.on_commit(send)
 
 
 def queue_problem() -> str | None:

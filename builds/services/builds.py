@@ -26,6 +26,7 @@ from market.services.publish import can_publish
 from market.storage.base import StorageError
 from portal.actors import Actor
 from portal.permissions import is_staff
+from portal.queue import enqueue_on_commit
 from portal.services.audit import audit_record
 from portal.services.errors import Forbidden, Invalid, NotFound
 
@@ -154,8 +155,7 @@ def build_create(
             )
             from builds.tasks import build_run_task
 
-            build_id = build.pk
-            transaction.on_commit(lambda: build_run_task.delay(build_id))
+            enqueue_on_commit(build_run_task, build.pk)
     except BaseException:
         if upload:
             (builds_dir() / "uploads" / upload).unlink(missing_ok=True)

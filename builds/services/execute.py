@@ -31,6 +31,7 @@ from market.package import Limits, PackageRefused, build_package
 from market.services.publish import package_publish
 from market.storage.base import StorageError, UnsafeLocation
 from portal.actors import Actor
+from portal.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def builds_repair(*, now: datetime | None = None) -> tuple[int, int]:
         )
     )
     for build_id in queued:
-        build_run_task.delay(build_id)
+        enqueue_on_commit(build_run_task, build_id)
     lost = now - timedelta(seconds=settings.BUILD_TIMEOUT_SECONDS)
     failed = 0
     for build in Build.objects.filter(state=Build.State.RUNNING, started_at__lt=lost):

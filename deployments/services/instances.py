@@ -39,7 +39,7 @@ from portal.actors import Actor
 from portal.crypto import decrypt_json, encrypt_json
 from portal.models import Role, slug_validator
 from portal.permissions import has_team_role
-from portal.queue import queue_available
+from portal.queue import enqueue_on_commit, queue_available
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Forbidden, Invalid, Refused, Unavailable
 from search.services.indexing import index_later
@@ -151,15 +151,7 @@ def _create_operation(
 def _enqueue_on_commit(operation: Operation) -> None:
     from deployments.tasks import operation_run_task
 
-    operation_id = str(operation.pk)
-
-    def send() -> None:
-        try:
-            operation_run_task.apply_async((operation_id,), queue=settings.WORKFLOW_QUEUE)
-        except Exception:  # the row is committed: the reaper sends it later
-            log.warning("could not queue operation %s; the reaper will", operation_id)
-
-    transaction.on_commit(send)
+    enqueue_on_commit(operation_run_task, str(operation.pk), queue=settings.WORKFLOW_QUEUE)
 
 
 def _take_instance(

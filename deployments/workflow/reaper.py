@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deployments.models import Operation, OperationState
+from portal.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -46,5 +47,5 @@ def operations_reap() -> list[str]:
     stranded = stranded_operations()
     for operation_id in stranded:
         log.warning("operation %s has no live worker; queueing it again", operation_id)
-        operation_run_task.apply_async((operation_id,), queue=settings.WORKFLOW_QUEUE)
+        enqueue_on_commit(operation_run_task, operation_id, queue=settings.WORKFLOW_QUEUE)
     return stranded

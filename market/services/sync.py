@@ -28,6 +28,7 @@ from market.index import (
 from market.models import App, AppVersion, Market, SyncJob
 from market.services.markets import storage_for_market
 from market.storage.base import NotFound
+from portal.queue import enqueue_on_commit
 from search.services.indexing import index_later
 
 log = logging.getLogger(__name__)
@@ -312,5 +313,5 @@ def sync_job_enqueue(*, market: Market, requested_by: str = "") -> SyncJob:
         if job is not None:
             return job
         job = SyncJob.objects.create(market=market, requested_by=requested_by)
-        transaction.on_commit(lambda: market_sync_task.delay(job.pk))
+        enqueue_on_commit(market_sync_task, job.pk)
     return job

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from elasticsearch import Elasticsearch, helpers
 
+from portal.queue import enqueue_on_commit
 from search.client import (
     UNAVAILABLE,
     WRITE_TIMEOUT,
@@ -65,16 +66,10 @@ def index_later(kind: str, keys: Iterable[str | int]) -> None:
     if not unique:
         return
     PendingIndex.objects.bulk_create(PendingIndex(kind=kind, key=key) for key in unique)
-    transaction.on_commit(lambda: _enqueue(kind, unique))
-
-
-def _enqueue(kind: str, keys: list[str]) -> None:
     from search.tasks import search_index_task
 
-    try:
-        search_index_task.delay(kind, keys)
-    except Exception:  # broker down: the outbox rows stay for the repair task
-        log.warning("search: could not queue indexing of %d %s(s)", len(keys), kind, exc_info=True)
+    # Broker down: the outbox rows stay for the repair task.
+    enqueue_on_commit(search_index_task, kind, unique)
 
 
 def building_targets(kind: str) -> list[str]:

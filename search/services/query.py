@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from portal.queue import enqueue_on_commit
 from search.backends.base import (
     FACETS,
     MAX_QUERY_LENGTH,
@@ -72,10 +73,7 @@ def _ensure() -> None:
 
         # New empty indexes on first use: a worker loads them (or, with the broker
         # down, the periodic repair task: it fills what it finds empty).
-        try:
-            search_fill_task.delay(created)
-        except Exception:  # a search must not fail on the queue
-            log.warning("search: could not queue loading the new indexes", exc_info=True)
+        enqueue_on_commit(search_fill_task, created)
 
 
 def search_run(*, user: Any, query: SearchQuery) -> SearchResults:

@@ -213,7 +213,9 @@ def test_enqueue_waits_for_commit(
     from builds import tasks
 
     queued: list[int] = []
-    monkeypatch.setattr(tasks.build_run_task, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.build_run_task, "apply_async", lambda args, **_: queued.append(args[0])
+    )
     source = write_source(tmp_path)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -255,7 +257,11 @@ def test_zip_sources_build_too(tmp_path: Path, operator: Any) -> None:
 
 
 def test_repair_requeues_lost_messages_and_fails_lost_workers(
-    tmp_path: Path, operator: Any, monkeypatch: Any, settings: Any
+    tmp_path: Path,
+    operator: Any,
+    monkeypatch: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     from datetime import timedelta
 
@@ -265,7 +271,9 @@ def test_repair_requeues_lost_messages_and_fails_lost_workers(
     from builds.services.execute import builds_repair
 
     queued: list[int] = []
-    monkeypatch.setattr(tasks.build_run_task, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.build_run_task, "apply_async", lambda args, **_: queued.append(args[0])
+    )
     old = timezone.now() - timedelta(hours=2)
     lost = start(operator, tar_gz(write_source(tmp_path)))
     running = start(operator, tar_gz(write_source(tmp_path)))
@@ -273,7 +281,9 @@ def test_repair_requeues_lost_messages_and_fails_lost_workers(
     Build.objects.filter(pk=lost.pk).update(created_at=old)
     Build.objects.filter(pk=running.pk).update(state="running", started_at=old)
 
-    assert builds_repair() == (1, 1)
+    # The repair sends on commit (portal.queue), as its task's autocommit would.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert builds_repair() == (1, 1)
 
     assert queued == [lost.pk]
     running.refresh_from_db()

@@ -87,11 +87,14 @@ def queued_tasks_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple
     from market import tasks
 
     sent: list[tuple[str, Any]] = []
+    # apply_async: what portal.queue.enqueue_on_commit, the one way to send, calls.
     monkeypatch.setattr(
-        tasks.market_sync_task, "delay", lambda job_id: sent.append(("sync", job_id))
+        tasks.market_sync_task, "apply_async", lambda args, **_: sent.append(("sync", args[0]))
     )
     monkeypatch.setattr(
-        tasks.app_details_task, "delay", lambda app_ids: sent.append(("details", app_ids))
+        tasks.app_details_task,
+        "apply_async",
+        lambda args, **_: sent.append(("details", args[0])),
     )
     yield sent
 

@@ -263,13 +263,19 @@ def test_a_rolled_back_serial_is_refused_and_the_catalogue_kept(
 
 
 def test_a_sync_job_runs_through_the_worker_and_queues_the_details(
-    origin: Market, http_market: MarketHTTPServer, queued_tasks: list[Any]
+    origin: Market,
+    http_market: MarketHTTPServer,
+    queued_tasks: list[Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     remote = subscribe(http_market)
     job = remote.sync_jobs.get()
 
-    market_sync_task(job.pk)
-    market_sync_task(job.pk)  # a redelivered message finds the job done
+    # The details task is sent on commit (portal.queue); this test's own
+    # transaction never commits, so run the callbacks as a commit would.
+    with django_capture_on_commit_callbacks(execute=True):
+        market_sync_task(job.pk)
+        market_sync_task(job.pk)  # a redelivered message finds the job done
 
     job.refresh_from_db()
     assert job.state == SyncJob.State.SUCCEEDED
