@@ -14,8 +14,14 @@ from market.models import AppVersion, Market, SyncJob
 
 log = logging.getLogger(__name__)
 
+# Every task has a soft limit (SoftTimeLimitExceeded inside the task: it stops where it
+# is and the repair paths below pick up) and a hard one a minute later (the pool
+# process is killed). Each fits the task's work with room to spare; none is near
+# the short periodic intervals it runs at.
 
-@shared_task(ignore_result=True)
+
+# A sync reads every new package of the market (storage reads, package checks).
+@shared_task(ignore_result=True, soft_time_limit=15 * 60, time_limit=16 * 60)
 def market_sync_task(job_id: int) -> None:
     from market.services.sync import market_sync
 
@@ -53,7 +59,7 @@ def market_sync_task(job_id: int) -> None:
         app_details_task.delay(app_ids)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
 def market_sync_all_task() -> None:
     """Periodic: queue a sync of every market (beat schedule in settings)."""
     from market.services.sync import sync_job_enqueue
@@ -62,7 +68,8 @@ def market_sync_all_task() -> None:
         sync_job_enqueue(market=market, requested_by="schedule")
 
 
-@shared_task(ignore_result=True)
+# Fetches and reads one package per app (README, docs, icon).
+@shared_task(ignore_result=True, soft_time_limit=10 * 60, time_limit=11 * 60)
 def app_details_task(app_ids: list[int]) -> None:
     from market.models import App
     from market.services.details import app_details_refresh
@@ -79,6 +86,11 @@ def app_details_task(app_ids: list[int]) -> None:
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,
+    # One attempt runs every step: fetch, render (itself bounded by
+    # RENDER_TIMEOUT_SECONDS), apply (git commit and push), verify. Cut short, the
+    # operation's heartbeat stops and the reaper resumes or fails it.
+    soft_time_limit=10 * 60,
+    time_limit=11 * 60,
 )
 def operation_run_task(self: Any, operation_id: str) -> None:
     from market.workflow.engine import operation_abandon, operation_execute
@@ -95,7 +107,7 @@ def operation_run_task(self: Any, operation_id: str) -> None:
         raise self.retry(countdown=countdown, exc=exc) from None
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
 def operations_reap_task() -> None:
     """Periodic (beat schedule in settings): resume operations whose worker died."""
     from market.workflow.reaper import operations_reap
