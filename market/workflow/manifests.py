@@ -12,7 +12,6 @@ import yaml
 from market.package.secrets import MASK
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def target_paths(rendered: Mapping[str, str]) -> dict[str, str]:
