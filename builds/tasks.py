@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from builds.models import Build
 
 
-@shared_task(ignore_result=True)
+# A build may take BUILD_TIMEOUT_SECONDS (git fetches, rendering, packing); past it
+# builds_repair_task fails a build still marked running, which the soft limit leaves.
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=settings.BUILD_TIMEOUT_SECONDS,
+    time_limit=settings.BUILD_TIMEOUT_SECONDS + 60,
+)
 def build_run_task(build_id: int) -> None:
     from builds.services.execute import build_execute
 
@@ -22,7 +29,7 @@ def build_run_task(build_id: int) -> None:
     build_execute(build=build)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
 def builds_repair_task() -> None:
     """Periodic: a build whose message was lost stays queued, one whose worker died
     stays running. Queue the first again; fail the second."""

@@ -16,6 +16,11 @@ from celery import shared_task
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,
+    # One attempt runs every step: fetch, render (itself bounded by
+    # RENDER_TIMEOUT_SECONDS), apply (git commit and push), verify. Cut short, the
+    # operation's heartbeat stops and the reaper resumes or fails it.
+    soft_time_limit=10 * 60,
+    time_limit=11 * 60,
 )
 def operation_run_task(self: Any, operation_id: str) -> None:
     from deployments.workflow.engine import operation_execute
@@ -27,7 +32,7 @@ def operation_run_task(self: Any, operation_id: str) -> None:
         raise self.retry(countdown=countdown)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
 def operations_reap_task() -> None:
     """Periodic (beat schedule in settings): resume operations whose worker died."""
     from deployments.workflow.reaper import operations_reap

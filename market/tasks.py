@@ -13,8 +13,14 @@ from portal.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
+# Every task has a soft limit (SoftTimeLimitExceeded inside the task: it stops where it
+# is and the repair paths below pick up) and a hard one a minute later (the pool
+# process is killed). Each fits the task's work with room to spare; none is near
+# the short periodic intervals it runs at.
 
-@shared_task(ignore_result=True)
+
+# A sync reads every new package of the market (storage reads, package checks).
+@shared_task(ignore_result=True, soft_time_limit=15 * 60, time_limit=16 * 60)
 def market_sync_task(job_id: int) -> None:
     from market.services.sync import market_sync
 
@@ -52,7 +58,7 @@ def market_sync_task(job_id: int) -> None:
         enqueue_on_commit(app_details_task, app_ids)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
 def market_sync_all_task() -> None:
     """Periodic: queue a sync of every market (beat schedule in settings)."""
     from market.services.sync import sync_job_enqueue
@@ -61,7 +67,8 @@ def market_sync_all_task() -> None:
         sync_job_enqueue(market=market, requested_by="schedule")
 
 
-@shared_task(ignore_result=True)
+# Fetches and reads one package per app (README, docs, icon).
+@shared_task(ignore_result=True, soft_time_limit=10 * 60, time_limit=11 * 60)
 def app_details_task(app_ids: list[int]) -> None:
     from market.models import App
     from market.services.details import app_details_refresh

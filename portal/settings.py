@@ -226,6 +226,11 @@ PACKAGE_MAX_FILE_BYTES = env_int("PACKAGE_MAX_FILE_BYTES", 10 * 1024**2, minimum
 PACKAGE_MAX_RATIO = env_int("PACKAGE_MAX_RATIO", 100, minimum=1)
 # Largest compressed upload accepted (413 above it).
 PACKAGE_MAX_ARCHIVE_BYTES = env_int("PACKAGE_MAX_ARCHIVE_BYTES", 50 * 1024**2, minimum=1024)
+# Template rendering limits (SPEC section 11): a render past either is refused with
+# code render_limit. Rendering runs in a child process bounded by these
+# (market.package.render_limits).
+RENDER_TIMEOUT_SECONDS = env_int("RENDER_TIMEOUT_SECONDS", 10, minimum=1)
+RENDER_MAX_BYTES = env_int("RENDER_MAX_BYTES", 20 * 1024**2, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 

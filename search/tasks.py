@@ -9,7 +9,8 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
+# Failures, a cut-short run included, stay in the outbox for search_repair_task.
+@shared_task(ignore_result=True, soft_time_limit=2 * 60, time_limit=3 * 60)
 def search_index_task(kind: str, keys: list[str]) -> None:
     """Index these rows (queued on commit by index_later). Idempotent: it reads the
     rows as they are now; failures stay in the outbox for search_repair_task."""
@@ -18,7 +19,7 @@ def search_index_task(kind: str, keys: list[str]) -> None:
     index_apply(kind=kind, keys=keys)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=5 * 60, time_limit=6 * 60)
 def search_repair_task() -> None:
     """Periodic: index what the outbox still holds, drop indexes left by rebuilds."""
     from search.client import UNAVAILABLE, WRITE_TIMEOUT, es_client, search_enabled
@@ -36,7 +37,8 @@ def search_repair_task() -> None:
         log.warning("search: component docs refresh or index cleanup skipped: %s", exc)
 
 
-@shared_task(ignore_result=True)
+# Loads whole indexes from the database.
+@shared_task(ignore_result=True, soft_time_limit=15 * 60, time_limit=16 * 60)
 def search_fill_task(kinds: list[str]) -> None:
     """Load indexes that were created empty on first use."""
     from search.client import WRITE_TIMEOUT, es_client

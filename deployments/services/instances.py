@@ -33,6 +33,7 @@ from market.package import PackageRefused, read_package
 from market.package.model import Package
 from market.package.render import deep_merge, merged_values
 from market.package.schema import schema_errors
+from market.package.secrets import MASK, unmask_secrets
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError, TransientStorageError
 from portal.actors import Actor
@@ -89,11 +90,19 @@ def package_for(version: AppVersion) -> Package:
         raise Invalid(f"{version.app.name} {version.version} is refused: {exc}") from None
 
 
-def check_values(package: Package, values: Any) -> dict[str, Any]:
+def check_values(package: Package, values: Any, *, stored: Any = None) -> dict[str, Any]:
+    """The values to use: every mask sent for a secret replaced by the secret in
+    ``stored`` (the current merged values), then checked against the schema. The one
+    place install, upgrade and the dry run (API and forms alike) accept values."""
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise ValuesRejected(["values must be a mapping of names to values"])
+    values, unknown = unmask_secrets(values, stored, package.secret_paths())
+    if unknown:
+        raise ValuesRejected(
+            [f"{path}: {MASK} stands for the stored secret, and none is stored" for path in unknown]
+        )
     problems = schema_errors(package.values_schema, merged_values(package, values))
     if problems:
         raise ValuesRejected(problems)
@@ -284,6 +293,15 @@ def current_user_values(instance: Instance) -> dict[str, Any]:
     return user if isinstance(user, dict) else {}
 
 
+def _current_merged_values(instance: Instance) -> dict[str, Any]:
+    """Defaults and user values together at the current revision: where a secret sent
+    back masked is found (it may have come from the defaults)."""
+    revision = instance.current_revision
+    stored = decrypt_json(revision.values_encrypted) if revision is not None else {}
+    merged = stored.get("merged", {}) if isinstance(stored, dict) else {}
+    return merged if isinstance(merged, dict) else {}
+
+
 def _refuse_if_busy(instance: Instance) -> None:
     active = instance.operations.filter(state__in=ACTIVE_OPERATION_STATES).first()
     if active is not None:
@@ -305,8 +323,11 @@ def _upgrade_target(
     if values is not None and not isinstance(values, dict):
         raise ValuesRejected(["values must be a mapping of names to values"])
     base = current_user_values(instance) if reuse_values else {}
-    new_values = deep_merge(base, values or {})
-    check_values(package_for(target), new_values)
+    new_values = check_values(
+        package_for(target),
+        deep_merge(base, values or {}),
+        stored=_current_merged_values(instance),
+    )
     return target, new_values
 
 

@@ -13,8 +13,9 @@ from market.package.render import (
     InstanceContext,
     RenderError,
 )
+from market.package.render_limits import RenderLimitExceeded
 from portal.actors import Actor
-from portal.services.errors import Invalid
+from portal.services.errors import Invalid, RenderLimited
 
 
 @dataclass
@@ -60,6 +61,10 @@ def instance_upgrade_preview(
         )
     except RenderError as exc:
         raise Invalid(f"{target.app.name} {target.version} does not render: {exc}") from None
+    except RenderLimitExceeded as exc:
+        raise RenderLimited(
+            f"{target.app.name} {target.version} exceeds a render limit: {exc}"
+        ) from None
     return UpgradePreview(
         from_version=current.app_version,
         to_version=target.version,

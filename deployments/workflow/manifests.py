@@ -3,9 +3,8 @@ and what verify checks about them."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -13,7 +12,6 @@ import yaml
 from market.package.secrets import MASK
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def target_paths(rendered: Mapping[str, str]) -> dict[str, str]:
@@ -27,48 +25,6 @@ def manifests_digest(manifests: Mapping[str, str]) -> str:
     for path in sorted(manifests):
         digest.update(path.encode() + b"\0" + manifests[path].encode() + b"\0")
     return "sha256:" + digest.hexdigest()
-
-
-def mask_text(text: str, secrets: Iterable[str]) -> str:
-    """The manifest file with every secret, and its base64 form (Kubernetes Secret
-    ``data``), replaced by the mask in the values that hold them.
-
-    Masking works on the parsed documents, not the text: a short secret ("k") must
-    not eat the keys and kinds it happens to be part of. A file that holds no secret
-    is returned as rendered, comments and all."""
-    needles: set[str] = set()
-    for secret in secrets:
-        if secret:
-            needles.add(secret)
-            needles.add(base64.b64encode(secret.encode()).decode())
-    ordered = sorted(needles, key=len, reverse=True)
-    if not any(needle in text for needle in ordered):
-        return text
-
-    def scrub(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {key: scrub(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [scrub(item) for item in node]
-        if isinstance(node, str | int | float) and not isinstance(node, bool):
-            value = str(node)
-            if any(needle in value for needle in ordered):
-                for needle in ordered:
-                    value = value.replace(needle, MASK)
-                return value
-        return node
-
-    try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
-    except yaml.YAMLError:
-        return MASK  # cannot tell values from keys: show nothing of it
-    return yaml.dump_all(
-        [scrub(document) for document in documents],
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-    )
 
 
 def resources_of(manifests: Mapping[str, str]) -> list[dict[str, str]]:

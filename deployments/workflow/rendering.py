@@ -8,14 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from builds.selectors import profile_resources
-from deployments.workflow.manifests import mask_text, target_paths
+from deployments.workflow.manifests import target_paths
 from market.package.model import Package
-from market.package.render import (
-    InstanceContext,
-    merged_values,
-    render_templates,
-    secret_strings,
-)
+from market.package.render import InstanceContext, merged_values, render_templates_masked
 from market.package.secrets import mask_secrets
 
 
@@ -31,18 +26,17 @@ class Rendered:
 def instance_render(
     package: Package, *, values: dict[str, Any], instance: InstanceContext
 ) -> Rendered:
-    """Render with the resource profile templates see (SPEC section 7) and mask every
-    secret in the copies. RenderError (ValuesInvalid included) propagates."""
-    rendered = render_templates(
+    """Render with the resource profile templates see (SPEC section 7), and the copies
+    users see with the mask in place of every secret. RenderError (ValuesInvalid
+    included) and RenderLimitExceeded propagate."""
+    rendered = render_templates_masked(
         package, values=values, instance=instance, resources=profile_resources()
     )
-    manifests = target_paths(rendered)
     merged = merged_values(package, values)
     paths = package.secret_paths()
-    secrets = secret_strings(merged, paths)
     return Rendered(
-        manifests=manifests,
-        manifests_masked={path: mask_text(text, secrets) for path, text in manifests.items()},
+        manifests=target_paths(rendered.manifests),
+        manifests_masked=target_paths(rendered.masked),
         merged=merged,
         values_masked=mask_secrets(merged, paths),
         secret_paths=paths,

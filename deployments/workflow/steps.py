@@ -33,6 +33,7 @@ from market.models import AppVersion
 from market.package import PackageRefused, read_package
 from market.package.model import Package
 from market.package.render import InstanceContext, RenderError, merged_values
+from market.package.render_limits import RenderLimitExceeded
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError, TransientStorageError
 from portal.crypto import decrypt_json, encrypt_json
@@ -204,6 +205,8 @@ def step_render(run: Run) -> str:
         rendered = instance_render(run.package(), values=user_values, instance=instance)
     except RenderError as exc:
         raise StepFailed(str(exc)) from None
+    except RenderLimitExceeded as exc:
+        raise StepFailed(f"{exc.code}: the templates exceed a render limit: {exc}") from None
     run.context["values"] = encrypt_json({"user": user_values, "merged": rendered.merged})
     run.context["values_masked"] = rendered.values_masked
     run.context["manifests"] = encrypt_json(rendered.manifests)

@@ -33,6 +33,7 @@ REFUSAL_CODES: dict[str, str] = {
     "values_schema_invalid": "values.schema.json is not valid JSON or not a valid JSON Schema",
     "values_schema": "values.yaml does not satisfy values.schema.json",
     "template_syntax": "a template does not parse",
+    "render_limit": "rendering the templates takes more memory, time or output than allowed",
     "encoding": "a text file (README, docs, templates) is not UTF-8",
     "icon_too_large": "icon.svg or icon.png is over 256 KiB",
     "icon_invalid": "icon.png is not a PNG or icon.svg is not SVG text",

@@ -8,16 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from jinja2 import TemplateSyntaxError
+from jinja2 import ChainableUndefined, TemplateSyntaxError
 
-from market.package.errors import one_line
+from market.package.errors import PackageRefused, one_line
 from market.package.jinja import make_environment
 from market.package.model import Package
+from market.package.render_limits import RenderLimitExceeded, RenderLimits, run_limited
 from market.package.schema import schema_errors
 from market.package.secrets import MASK, mask_secrets
-
-# Rendered output of one instance, all templates together.
-MAX_RENDERED_BYTES = 20 * 1024 * 1024
 
 _YamlLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -162,6 +160,12 @@ def _render_error(
     return RenderError(f"{location}: {detail}", template=where, line=line)
 
 
+@dataclass(frozen=True)
+class RenderedTemplates:
+    manifests: dict[str, str]  # template path -> text, in apply order
+    masked: dict[str, str]  # the same, rendered with the mask in place of every secret
+
+
 def render_templates(
     package: Package,
     *,
@@ -173,22 +177,107 @@ def render_templates(
 
     Steps: merge the user's values onto the defaults and check them against the schema
     (ValuesInvalid lists every problem); build the context ``values``, ``instance``,
-    ``app`` and ``resources``; render component by component (component_templates);
-    check that each output is YAML. Any failure is a RenderError naming the template
+    ``app`` and ``resources``; render component by component (component_templates),
+    in a child process under the render limits (RenderLimitExceeded past one); check
+    that each output is YAML. Any other failure is a RenderError naming the template
     and line. The result maps template path to rendered text, in apply order.
     """
-    merged = merged_values(package, values)
-    problems = schema_errors(package.values_schema, merged)
-    if problems:
-        raise ValuesInvalid(problems)
-    secrets = secret_strings(merged, package.secret_paths())
-    context = {
-        "values": merged,
+    return _render(package, values=values, instance=instance, resources=resources).manifests
+
+
+def render_templates_masked(
+    package: Package,
+    *,
+    values: Mapping[str, Any] | None,
+    instance: InstanceContext,
+    resources: Mapping[str, Any] | None = None,
+) -> RenderedTemplates:
+    """render_templates, plus the copy users may see: the same templates rendered again
+    with the mask in place of every ``writeOnly`` value (SPEC section 11). Masking the
+    real output by value cannot work: a template may show a secret encoded, reversed,
+    joined or as a key. A template that does not render with the mask (arithmetic on
+    a secret) shows one comment line in the copy instead."""
+    return _render(package, values=values, instance=instance, resources=resources, masked_copy=True)
+
+
+def check_render_limits(package: Package) -> None:
+    """Publish-time trial render with the default values; PackageRefused
+    ``render_limit`` when a render limit is reached. Names the defaults leave out
+    (a required password, ``resources``, which a build profile gives at install)
+    render empty here so that the rest of each template runs too; any other failure
+    is for an install to report, with real values."""
+    merged = merged_values(package, None)
+    instance = InstanceContext(name=package.manifest.name, namespace="publish-check", revision=1)
+    context = _context(package, merged, instance, None)
+    context.pop("resources")
+    limits = RenderLimits.from_settings()
+    try:
+        run_limited(
+            lambda: _render_all(package, context, limits, secrets=[], lenient=True),
+            limits=limits,
+        )
+    except RenderLimitExceeded as exc:
+        raise PackageRefused(
+            "render_limit", f"rendering the templates with the default values: {exc}"
+        ) from None
+    except RenderError:
+        pass
+
+
+def _context(
+    package: Package,
+    values: dict[str, Any],
+    instance: InstanceContext,
+    resources: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "values": values,
         "instance": instance.as_dict(),
         "app": {"name": package.manifest.name, "version": package.manifest.version},
         "resources": _copy(dict(resources or {})),
     }
-    env = make_environment(package.templates)
+
+
+def _render(
+    package: Package,
+    *,
+    values: Mapping[str, Any] | None,
+    instance: InstanceContext,
+    resources: Mapping[str, Any] | None,
+    masked_copy: bool = False,
+) -> RenderedTemplates:
+    merged = merged_values(package, values)
+    problems = schema_errors(package.values_schema, merged)
+    if problems:
+        raise ValuesInvalid(problems)
+    paths = package.secret_paths()
+    secrets = secret_strings(merged, paths)
+    context = _context(package, merged, instance, resources)
+    masked_context = _context(package, mask_secrets(merged, paths), instance, resources)
+    limits = RenderLimits.from_settings()
+
+    def both() -> RenderedTemplates:
+        manifests = _render_all(package, context, limits, secrets=secrets)
+        if not masked_copy:
+            return RenderedTemplates(manifests=manifests, masked={})
+        masked = _render_all(package, masked_context, limits, secrets=secrets, masked=True)
+        return RenderedTemplates(manifests=manifests, masked=masked)
+
+    return run_limited(both, limits=limits)
+
+
+def _render_all(
+    package: Package,
+    context: dict[str, Any],
+    limits: RenderLimits,
+    *,
+    secrets: list[str],
+    masked: bool = False,
+    lenient: bool = False,
+) -> dict[str, str]:
+    """Runs in run_limited's child. A masked render is not checked as YAML (the mask
+    on its own reads as a YAML alias) and a template failing there shows as a comment."""
+    env = make_environment(package.templates, undefined=ChainableUndefined if lenient else None)
     rendered: dict[str, str] = {}
     total = 0
     for _component, paths in component_templates(package):
@@ -196,21 +285,26 @@ def render_templates(
             chunks: list[str] = []
             try:
                 for chunk in env.get_template(path).generate(context):
-                    total += len(chunk)
-                    if total > MAX_RENDERED_BYTES:
-                        raise RenderError(
-                            f"{path}: rendered output is over {MAX_RENDERED_BYTES} characters",
-                            template=path,
+                    total += len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
+                    if total > limits.max_bytes:
+                        raise RenderLimitExceeded(
+                            f"{path}: the rendered output is over {limits.max_bytes} bytes"
                         )
                     chunks.append(chunk)
-            except RenderError:
+            except (RenderLimitExceeded, MemoryError):
                 raise
             except (Exception, RecursionError) as exc:
                 # Template code can raise anything a Python expression can; each one is
                 # this template's failure, reported on one line, not a crash.
+                if masked:
+                    rendered[path] = (
+                        f"# {path}: not shown, it does not render with secrets masked\n"
+                    )
+                    continue
                 raise _render_error(path, exc, package.templates, secrets) from None
             text = "".join(chunks)
-            _check_yaml(path, text)
+            if not masked:
+                _check_yaml(path, text)
             rendered[path] = text
     return rendered
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+import re2
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 from referencing.exceptions import Unresolvable
 
@@ -78,6 +80,13 @@ def load_values_schema(data: bytes | None) -> dict[str, Any] | None:
             "values_schema_invalid",
             f"values.schema.json: $schema must be {DRAFT_2020_12} (draft 2020-12)",
         )
+    unmatchable = _first_unmatchable_pattern(schema)
+    if unmatchable is not None:
+        raise PackageRefused(
+            "values_schema_invalid",
+            f"values.schema.json: pattern '{unmatchable[:100]}' cannot be matched in linear "
+            "time (RE2 has no backreferences or lookaround)",
+        )
     outside = _first_outside_ref(schema)
     if outside is not None:
         raise PackageRefused(
@@ -120,14 +129,112 @@ def _first_outside_ref(node: Any, depth: int = 0) -> str | None:
     return None
 
 
+# Patterns are matched by RE2, in time linear in the input: Python's backtracking re
+# takes 2**n steps for ^(a+)+$ against "a" * n + "!", at publish and at install.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # an unsupported pattern is our refusal, not a log line
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    """The RE2 program for a pattern; re2.error when RE2 cannot run it."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _matches(pattern: str, text: str) -> bool:
+    return _compiled(pattern).search(text) is not None
+
+
+def _first_unmatchable_pattern(node: Any, depth: int = 0) -> str | None:
+    """The first ``pattern`` or ``patternProperties`` key RE2 cannot compile. Every
+    dict is looked at: a pattern under an unknown keyword is never used, and checking
+    it costs nothing."""
+    if depth > 200:
+        return None
+    if isinstance(node, dict):
+        candidates = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        if isinstance(node.get("patternProperties"), dict):
+            candidates += list(node["patternProperties"])
+        for pattern in candidates:
+            try:
+                _compiled(pattern)
+            except re2.error:
+                return str(pattern)
+        children: Iterable[Any] = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _first_unmatchable_pattern(child, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _matches(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _matches(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # jsonschema's own, with patternProperties matched by RE2.
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = [
+        key
+        for key in instance
+        if key not in properties and not any(_matches(p, key) for p in patterns)
+    ]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        joined = ", ".join(repr(each) for each in sorted(extras))
+        if patterns:
+            verb = "does" if len(extras) == 1 else "do"
+            shown = ", ".join(repr(each) for each in sorted(patterns))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {shown}")
+        else:
+            verb = "was" if len(extras) == 1 else "were"
+            yield ValidationError(
+                f"Additional properties are not allowed ({joined} {verb} unexpected)"
+            )
+
+
+_LinearValidator = validators.extend(
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
+)
+
+
 class SchemaUnusable(Exception):
     """The schema cannot be evaluated (a reference it does not define, too deep)."""
 
 
-def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+def _validator(schema: Mapping[str, Any]) -> Any:
     # Only the JSON Schema meta-schemas are known: a "$ref" to anywhere else is an
     # error, never an HTTP request from the portal.
-    return Draft202012Validator(schema, registry=SPECIFICATIONS)
+    return _LinearValidator(schema, registry=SPECIFICATIONS)
 
 
 # Validators whose messages name keys but never quote the instance.

@@ -93,6 +93,51 @@ def mask_secrets(values: Any, paths: Iterable[str], *, mask: str = MASK) -> Any:
     return visit(values, split)
 
 
+def unmask_secrets(values: Any, stored: Any, paths: Iterable[str]) -> tuple[Any, list[str]]:
+    """``values`` with every MASK at a secret path replaced by what ``stored`` holds
+    there (SPEC section 11: the mask sent back, as the API and forms show it, keeps the
+    secret), and the dotted paths of masks ``stored`` has no secret for: the mask is
+    never a value, so the caller refuses those."""
+    split = [tuple(path.split(".")) for path in paths]
+    missing: list[str] = []
+
+    def visit(node: Any, kept: Any, remaining: list[tuple[str, ...]], at: tuple[str, ...]) -> Any:
+        if not remaining:
+            return node
+        if isinstance(node, Mapping):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = [(str(i), v) for i, v in enumerate(node)]
+        else:
+            return node
+        result = []
+        for key, value in items:
+            matching = [p for p in remaining if p[0] in ("*", key)]
+            old = _child(kept, key)
+            if value == MASK and any(len(p) == 1 for p in matching):
+                if old is None or old == MASK:
+                    missing.append(".".join((*at, str(key))))
+                else:
+                    value = old
+            else:
+                deeper = [p[1:] for p in matching if len(p) > 1]
+                value = visit(value, old, deeper, (*at, str(key)))
+            result.append((key, value))
+        if isinstance(node, list):
+            return [value for _, value in result]
+        return dict(result)
+
+    return visit(values, stored, split, ()), missing
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(key)
+    if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        return node[int(key)]
+    return None
+
+
 def _copy(node: Any) -> Any:
     if isinstance(node, Mapping):
         return {k: _copy(v) for k, v in node.items()}

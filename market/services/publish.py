@@ -35,6 +35,7 @@ from market.index import (
 )
 from market.models import Market
 from market.package import read_package
+from market.package.render import check_render_limits
 from market.services.markets import storage_for_market
 from market.storage.base import AlreadyExists, MarketStorage, NotFound, ReadOnlyStorage
 from market.storage.cas import load_json, update_json
@@ -86,6 +87,9 @@ def publish_to_storage(
     database: `package_publish` adds permissions, the audit record and the sync.
     Raises PackageRefused, VersionConflict, StorageError."""
     package = read_package(data, filename=filename)
+    # Publishing only: reading a package (at every install and sync) compiles its
+    # templates, which is cheap and bounded; rendering them is neither.
+    check_render_limits(package)
     name, version = package.manifest.name, package.manifest.version
     digest, size = package.digest, package.size
 

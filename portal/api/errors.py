@@ -89,10 +89,11 @@ def _from_service_error(exc: ServiceError) -> exceptions.APIException:
     if isinstance(errors, list) and errors:
         # Every problem, not only the first: {"detail": "...", "fields": {"values": [...]}}
         return InvalidInput({"values": [str(e) for e in errors]})
+    # The service's code, so that a subclass can name its meaning (render_limit).
     for kind in type(exc).__mro__:
         if kind in _SERVICE_ERRORS:
-            return _SERVICE_ERRORS[kind](exc.message)
-    return InvalidInput(exc.message)
+            return _SERVICE_ERRORS[kind](exc.message, code=exc.code)
+    return InvalidInput(exc.message, code=exc.code)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -24,6 +24,12 @@ class Invalid(ServiceError):
     code = "invalid"
 
 
+class RenderLimited(Invalid):
+    """Rendering a package's templates went past a render limit (SPEC section 11)."""
+
+    code = "render_limit"
+
+
 class Forbidden(ServiceError):
     """The actor may see the object but not make this change."""
 

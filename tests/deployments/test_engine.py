@@ -261,5 +261,6 @@ def test_a_one_letter_secret_is_masked_without_eating_keys_and_kinds(
     assert web.current_revision is not None
     secret = web.current_revision.manifests_masked["secret.yaml"]
 
-    assert "kind: Secret" in secret and "apiKey: '********'" in secret
+    # Rendered with the mask in place of the secret: b64encode shows the mask as is.
+    assert "kind: Secret" in secret and "apiKey: ********" in secret
     assert base64.b64encode(b"k").decode() not in secret

@@ -27,6 +27,7 @@ from market.package import (
     secret_paths,
     validate_values,
 )
+from market.package.render_limits import RenderLimitExceeded
 from tests.market.archives import package_archive
 from tests.market.package_sources import write_source
 
@@ -203,11 +204,13 @@ def test_output_that_is_not_yaml_is_a_render_error() -> None:
     assert "not valid YAML" in str(error) and error.template == "templates/api/bad.yaml"
 
 
-def test_runaway_output_is_cut_short() -> None:
+def test_runaway_output_is_cut_short_as_a_render_limit() -> None:
     template = "{% for i in range(90000) %}# {{ 'x' * 1000 }}\n{% endfor %}"
     package = package_with({"templates/api/big.yaml": template})
 
-    assert "rendered output is over" in str(render_error(package))
+    with pytest.raises(RenderLimitExceeded, match="rendered output is over") as caught:
+        render_templates(package, values={}, instance=INSTANCE)
+    assert caught.value.code == "render_limit"
 
 
 def test_secret_values_never_appear_in_render_errors() -> None:
