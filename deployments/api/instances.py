@@ -163,6 +163,10 @@ def _accepted(requested: Requested) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "") in ("1", "true", "yes")
+
+
 def _market(name: str) -> Market:
     # In a request body an unknown market is invalid input (400), not a missing page.
     try:
@@ -230,9 +234,8 @@ class InstanceDetailView(GenericAPIView):
     )
     def delete(self, request: Request, namespace: str, name: str) -> Response:
         instance = instance_get(user=request.user, namespace=namespace, name=name)
-        force = request.query_params.get("force", "") in ("1", "true", "yes")
         requested = instance_uninstall(
-            actor=actor_from_request(request), instance=instance, force=force
+            actor=actor_from_request(request), instance=instance, force=_flag(request, "force")
         )
         return _accepted(requested)
 
@@ -241,7 +244,10 @@ class InstanceUpgradeView(GenericAPIView):
     serializer_class = UpgradeInput
 
     @extend_schema(
-        parameters=[OpenApiParameter("dry_run", bool, description="Return the diff only.")],
+        parameters=[
+            OpenApiParameter("dry_run", bool, description="Return the diff only."),
+            OpenApiParameter("force", bool, description="Proceed although dependents break."),
+        ],
         request=UpgradeInput,
         responses={200: dict, 202: AcceptedOutput, 400: ERR, 403: ERR, 404: ERR, 409: ERR},
     )
@@ -257,16 +263,20 @@ class InstanceUpgradeView(GenericAPIView):
             "values": fields.get("values"),
             "reuse_values": fields["reuse_values"],
         }
-        if request.query_params.get("dry_run", "") in ("1", "true", "yes"):
+        if _flag(request, "dry_run"):
             return Response(instance_upgrade_preview(**arguments).as_dict())
-        return _accepted(instance_upgrade(**arguments))
+        return _accepted(instance_upgrade(**arguments, force=_flag(request, "force")))
 
 
 class InstanceRollbackView(GenericAPIView):
     serializer_class = RollbackInput
 
     @extend_schema(
-        request=RollbackInput, responses={202: AcceptedOutput, 400: ERR, 404: ERR, 409: ERR}
+        parameters=[
+            OpenApiParameter("force", bool, description="Proceed although dependents break.")
+        ],
+        request=RollbackInput,
+        responses={202: AcceptedOutput, 400: ERR, 404: ERR, 409: ERR},
     )
     def post(self, request: Request, namespace: str, name: str) -> Response:
         instance = instance_get(user=request.user, namespace=namespace, name=name)
@@ -276,6 +286,7 @@ class InstanceRollbackView(GenericAPIView):
             actor=actor_from_request(request),
             instance=instance,
             revision=data.validated_data["revision"],
+            force=_flag(request, "force"),
         )
         return _accepted(requested)
 

@@ -26,6 +26,7 @@ from deployments.models import (
     OperationStep,
     Revision,
 )
+from deployments.selectors.dependents import Dependent, dependents_broken_by
 from deployments.workflow.resolve import install_plan, version_resolve
 from deployments.workflow.steps import STEPS
 from market.models import AppVersion, Market
@@ -302,6 +303,32 @@ def _current_merged_values(instance: Instance) -> dict[str, Any]:
     return merged if isinstance(merged, dict) else {}
 
 
+class BreaksDependents(Refused):
+    """The change would leave present instances outside the range they need of this
+    one (SPEC section 11); ``force`` proceeds, and the audit record names them."""
+
+    code = "breaks_dependents"
+
+    def __init__(self, message: str, dependents: list[Dependent]) -> None:
+        super().__init__(message)
+        self.dependents = dependents
+        self.extra = {"dependents": [d.as_dict() for d in dependents]}
+
+
+def _refuse_breaking(
+    *, instance: Instance, version: str | None, force: bool, change: str
+) -> list[Dependent]:
+    """The dependents the change breaks; raises BreaksDependents unless ``force``."""
+    broken = dependents_broken_by(instance=instance, version=version)
+    if broken and not force:
+        raise BreaksDependents(
+            f"{change} of {instance} would break {'; '.join(map(str, broken))}."
+            " Change those first, or force it.",
+            broken,
+        )
+    return broken
+
+
 def _refuse_if_busy(instance: Instance) -> None:
     active = instance.operations.filter(state__in=ACTIVE_OPERATION_STATES).first()
     if active is not None:
@@ -338,13 +365,18 @@ def instance_upgrade(
     version: str | None = None,
     values: Any = None,
     reuse_values: bool = True,
+    force: bool = False,
 ) -> Requested:
     """Upgrade (or reconfigure) to ``version`` (default: the latest). The given values
     are merged onto the ones the user gave before unless ``reuse_values`` is off,
-    so an omitted secret keeps its value."""
+    so an omitted secret keeps its value. A version outside a dependent's range is
+    refused unless ``force``."""
     require_operator(actor, instance.namespace)
     target, new_values = _upgrade_target(
         instance=instance, version=version, values=values, reuse_values=reuse_values
+    )
+    broken = _refuse_breaking(
+        instance=instance, version=target.version, force=force, change="An upgrade"
     )
     _require_queue()
     return _queue_operation(
@@ -355,8 +387,15 @@ def instance_upgrade(
         allowed=(InstanceStatus.DEPLOYED,),
         params={"version_id": target.pk},
         values=new_values,
-        detail={"from": instance.version, "to": target.version},
+        detail={"from": instance.version, "to": target.version, **_forced(force, broken)},
     )
+
+
+def _forced(force: bool, broken: list[Dependent]) -> dict[str, Any]:
+    """What the audit record says of a forced change (nothing when nothing broke)."""
+    if not broken:
+        return {}
+    return {"force": force, "dependents": [d.as_dict() for d in broken]}
 
 
 def _queue_operation(
@@ -404,8 +443,11 @@ def _set_status(instance: Instance, status: str, *, allowed: tuple[str, ...]) ->
     instance.status = status
 
 
-def instance_rollback(*, actor: Actor, instance: Instance, revision: int) -> Requested:
-    """Restore the manifests and values of an earlier revision, as a new revision."""
+def instance_rollback(
+    *, actor: Actor, instance: Instance, revision: int, force: bool = False
+) -> Requested:
+    """Restore the manifests and values of an earlier revision, as a new revision.
+    A version outside a dependent's range is refused unless ``force``."""
     require_operator(actor, instance.namespace)
     _refuse_if_busy(instance)
     if instance.status != InstanceStatus.DEPLOYED or instance.current_revision is None:
@@ -413,6 +455,9 @@ def instance_rollback(*, actor: Actor, instance: Instance, revision: int) -> Req
     target = instance.revisions.filter(number=revision).first()
     if target is None:
         raise Invalid(f"Instance {instance} has no revision {revision}.")
+    broken = _refuse_breaking(
+        instance=instance, version=target.app_version, force=force, change="A rollback"
+    )
     _require_queue()
     return _queue_operation(
         actor=actor,
@@ -421,7 +466,7 @@ def instance_rollback(*, actor: Actor, instance: Instance, revision: int) -> Req
         status=InstanceStatus.UPGRADING,
         allowed=(InstanceStatus.DEPLOYED,),
         params={"revision": target.number},
-        detail={"to_revision": target.number},
+        detail={"to_revision": target.number, **_forced(force, broken)},
     )
 
 
@@ -432,14 +477,7 @@ def instance_uninstall(*, actor: Actor, instance: Instance, force: bool = False)
     _refuse_if_busy(instance)
     if instance.status == InstanceStatus.UNINSTALLED:
         raise Refused(f"Instance {instance} is already uninstalled.")
-    dependents = sorted(
-        i.name for i in instance.dependents.exclude(status=InstanceStatus.UNINSTALLED)
-    )
-    if dependents and not force:
-        raise Refused(
-            f"Instance {instance} is needed by {', '.join(dependents)}; uninstall those first"
-            " or force it."
-        )
+    broken = _refuse_breaking(instance=instance, version=None, force=force, change="An uninstall")
     _require_queue()
     return _queue_operation(
         actor=actor,
@@ -448,5 +486,5 @@ def instance_uninstall(*, actor: Actor, instance: Instance, force: bool = False)
         status=InstanceStatus.UNINSTALLING,
         allowed=(InstanceStatus.DEPLOYED, InstanceStatus.FAILED),
         params={"force": force},
-        detail={"force": force, "dependents": dependents},
+        detail={"force": force, "dependents": [d.as_dict() for d in broken]},
     )

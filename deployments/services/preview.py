@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deployments.models import Instance
+from deployments.selectors.dependents import Dependent, dependents_broken_by
 from deployments.selectors.instances import manifests_diff, unified, values_yaml
 from deployments.services.instances import _upgrade_target, package_for, require_operator
 from deployments.workflow.rendering import instance_render
@@ -24,6 +25,9 @@ class UpgradePreview:
     to_version: str
     values_diff: str
     manifests_diff: str
+    # Present instances whose range to_version leaves (SPEC 11): the upgrade itself
+    # is refused with breaks_dependents unless forced.
+    dependents: list[Dependent] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +36,7 @@ class UpgradePreview:
             "to_version": self.to_version,
             "values_diff": self.values_diff,
             "manifests_diff": self.manifests_diff,
+            "dependents": [d.as_dict() for d in self.dependents],
         }
 
 
@@ -77,4 +82,5 @@ def instance_upgrade_preview(
         manifests_diff=manifests_diff(
             current.manifests_masked, rendered.manifests_masked, f"r{current.number}", "upgrade"
         ),
+        dependents=dependents_broken_by(instance=instance, version=target.version),
     )

@@ -34,6 +34,10 @@ def _request_change(
     return redirect(instance_url(instance))
 
 
+def _forced(request: HttpRequest) -> bool:
+    return request.POST.get("force", "") in ("1", "on", "true")
+
+
 @login_required
 @require_POST
 def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
@@ -47,7 +51,10 @@ def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> H
         request,
         instance,
         lambda: instance_rollback(
-            actor=actor_from_request(request), instance=instance, revision=revision
+            actor=actor_from_request(request),
+            instance=instance,
+            revision=revision,
+            force=_forced(request),
         ),
         f"Rolling {instance} back to revision {revision}.",
     )
@@ -57,12 +64,11 @@ def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> H
 @require_POST
 def instance_uninstall_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     instance = instance_get(user=request.user, namespace=namespace, name=name)
-    force = request.POST.get("force", "") in ("1", "on", "true")
     return _request_change(
         request,
         instance,
         lambda: instance_uninstall(
-            actor=actor_from_request(request), instance=instance, force=force
+            actor=actor_from_request(request), instance=instance, force=_forced(request)
         ),
         f"Uninstalling {instance}.",
     )

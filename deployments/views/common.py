@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
@@ -25,6 +26,14 @@ def instance_url(instance: Instance) -> str:
 def forbidden(exc: Forbidden) -> PermissionDenied:
     """A service's Forbidden as Django's 403, the way the other pages answer it."""
     return PermissionDenied(exc.message)
+
+
+def refuse(form: forms.Form, message: str) -> None:
+    """Show a service's refusal above ``form``, bound or not: Django's add_error
+    expects a cleaned form, and the pages show an unbound one until its first POST."""
+    if not hasattr(form, "cleaned_data"):
+        form.cleaned_data = {}
+    form.add_error(None, message)
 
 
 def error_status(exc: Exception) -> int:

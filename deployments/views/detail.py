@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from deployments.models import Instance, InstanceStatus, Operation
+from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
     instance_get,
@@ -62,9 +63,24 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
     deployed = instance.status == InstanceStatus.DEPLOYED and revision is not None
     tab = request.GET.get("tab", "")
     revisions = revision_rows(instance)
+    breaks: dict[str, list[Dependent]] = {}
     for row in revisions:
+        version = row["revision"].app_version
+        if version not in breaks:
+            breaks[version] = dependents_broken_by(instance=instance, version=version)
+        # Rolling back to a version outside a dependent's range: the dialog says
+        # so, and confirming it is the explicit force the service asks for.
+        row["breaks"] = breaks[version]
         row["fields"] = {"revision": row["revision"].number}
+        if row["breaks"]:
+            row["fields"]["force"] = "1"
     depends_on = list(instance.depends_on.select_related("namespace"))
+    # Each link with the range it rests on and whether the versions running now
+    # still meet it: a forced change shows here as a broken link.
+    for dependency in depends_on:
+        dependency.need = dependency_need(instance, dependency)  # type: ignore[attr-defined]
+    for dependent in dependents:
+        dependent.need = dependency_need(dependent, instance)  # type: ignore[attr-defined]
     context: dict[str, Any] = {
         "instance": instance,
         "breadcrumbs": breadcrumbs(instance),
@@ -81,7 +97,7 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "depends_on": depends_on,
         "dependents": dependents,
         "dependency_count": len(depends_on) + len(dependents),
-        "active_dependents": [d.name for d in dependents if d.status != InstanceStatus.UNINSTALLED],
+        "uninstall_breaks": dependents_broken_by(instance=instance, version=None),
         "can_upgrade": can_change and deployed,
         "can_rollback": can_change and deployed,
         "can_uninstall": can_change and instance.status != InstanceStatus.UNINSTALLED,

@@ -30,6 +30,7 @@ from deployments.views.common import (
     forbidden,
     instance_url,
     note_typed_secrets,
+    refuse,
     shows_another_version,
 )
 from market.models import App, AppVersion
@@ -72,7 +73,7 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
     try:
         package = package_for(chosen)
     except ServiceError as exc:
-        form.add_error(None, exc.message)
+        refuse(form, exc.message)
         return _render(request, form, None, page, status=error_status(exc))
     fresh = ValuesForm(package.values_schema, defaults=package.values)
     if request.method != "POST":
@@ -122,7 +123,7 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
         form.add_error("name", exc.message)
         status = 409
     except ServiceError as exc:
-        form.add_error(None, exc.message)
+        refuse(form, exc.message)
         status = error_status(exc)
     else:
         dependencies = ", ".join(op.instance.name for op in requested.dependencies)

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 
 from deployments.forms import UpgradeForm
 from deployments.models import Instance, InstanceStatus
+from deployments.selectors.dependents import dependents_broken_by
 from deployments.selectors.instance_pages import app_versions
 from deployments.selectors.instances import instance_get
 from deployments.services.instances import (
@@ -34,13 +35,14 @@ from deployments.views.common import (
     forbidden,
     instance_url,
     note_typed_secrets,
+    refuse,
     shows_another_version,
 )
 from market.models import AppVersion
 from portal.actors import actor_from_request
 from portal.models import Role
 from portal.permissions import require_team_role
-from portal.services.errors import Forbidden, ServiceError
+from portal.services.errors import Forbidden, Refused, ServiceError
 
 
 def _version_choices(instance: Instance, versions: list[AppVersion]) -> list[tuple[str, str]]:
@@ -73,11 +75,13 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
         "instance": instance,
         "chosen": chosen,
         "breadcrumbs": breadcrumbs(instance, "Upgrade"),
+        # Said before the user confirms (SPEC 11): the upgrade is refused unless forced.
+        "breaks": dependents_broken_by(instance=instance, version=chosen.version),
     }
     try:
         package = package_for(chosen)
     except ServiceError as exc:
-        form.add_error(None, exc.message)
+        refuse(form, exc.message)
         return _render(request, form, None, page, status=error_status(exc))
     current = current_user_values(instance)
     fresh = ValuesForm(package.values_schema, defaults=package.values, current=current)
@@ -107,7 +111,8 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
         if "preview" in request.POST:
             page["preview"] = instance_upgrade_preview(**arguments)
         else:
-            requested = instance_upgrade(**arguments)
+            forced = request.POST.get("force", "") in ("1", "on", "true")
+            requested = instance_upgrade(**arguments, force=forced)
             messages.success(
                 request,
                 f"Upgrading {instance} from {instance.version} to {chosen.version}.",
@@ -119,8 +124,8 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
         values_form.add_schema_errors(exc.errors)
         status = 400
     except ServiceError as exc:
-        form.add_error(None, exc.message)
-        status = 409 if exc.code == "conflict" else error_status(exc)
+        refuse(form, exc.message)
+        status = 409 if isinstance(exc, Refused) else error_status(exc)
     note_typed_secrets(values_form, request.POST)
     return _render(request, form, values_form, page, status=status)
 

@@ -55,8 +55,10 @@ class ServiceUnavailable(exceptions.APIException):
     default_detail = "A service the request needs is unavailable; try again shortly."
     default_code = "unavailable"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int = 30) -> None:
-        super().__init__(detail)
+    def __init__(
+        self, detail: str | None = None, code: str | None = None, *, retry_after: int = 30
+    ) -> None:
+        super().__init__(detail, code)
         self.retry_after = retry_after
 
 
@@ -103,7 +105,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # The helper's message ("This needs the admin role in ops.") is safe to
         # show: it is raised only for objects the caller can already see.
         exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, ServiceError):
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ServiceError):
+        extra = exc.extra
         exc = _from_service_error(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -119,6 +123,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     body: dict[str, Any] = {"error": code, "detail": line}
     if fields is not None:
         body["fields"] = fields
+    body.update(extra)
     response.data = body
     if isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = str(exc.retry_after)

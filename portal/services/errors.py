@@ -7,11 +7,16 @@ commands print it and exit non-zero.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """Base class. The message is one line, fit to show to the user."""
 
     code = "invalid"
+    # Members added to the API's {"error", "detail"} body, for errors whose callers
+    # need more than a line (e.g. the dependents an upgrade would break).
+    extra: dict[str, Any] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -184,13 +184,13 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page.get_by_role("button", name="Uninstall").click()
     dialog = page.locator("dialog#uninstall-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text("Still needed by web-app")
+    expect(dialog).to_contain_text("Still needed by pay-prod/web-app (web-app needs ^1.0.0)")
     confirm = dialog.get_by_role("button", name="Uninstall")
     expect(confirm).to_be_disabled()
     dialog.locator("input[data-confirm-expect]").fill("redis-lite")
     screenshot(page, "instance-uninstall-dialog", full_page=False)
     confirm.click()  # without force: refused, the reason in a flash message
-    expect(page.locator(".flash--error")).to_contain_text("needed by web-app")
+    expect(page.locator(".flash--error")).to_contain_text("would break pay-prod/web-app")
     assert Instance.objects.get(name="redis-lite").status == "deployed"
 
     # Forced: queued, and the page polls until it has run.

@@ -173,7 +173,7 @@ def test_uninstall_refused_while_needed_unless_forced(
     refused = api.delete(URL + "redis-lite/")
     forced = api.delete(URL + "redis-lite/?force=1")
 
-    assert refused.status_code == 409 and "needed by shop" in refused.json()["detail"]
+    assert refused.status_code == 409 and "would break pay-prod/shop" in refused.json()["detail"]
     assert forced.status_code == 202
     assert Instance.objects.get(name="redis-lite").status == "uninstalled"
     assert commit_subjects(gitops_repo)[-1] == "uninstall pay-prod/redis-lite redis-lite@1.0.0"

@@ -100,7 +100,7 @@ def test_upgrade_rollback_uninstall_each_one_commit(
     assert "replicas: 2" in restored["deployment.yaml"]
 
     redis = Instance.objects.get(namespace=namespace, name="redis-lite")
-    with pytest.raises(Refused, match="needed by shop"):
+    with pytest.raises(Refused, match="would break pay-prod/shop"):
         instance_uninstall(actor=actor, instance=redis)
 
     instance_uninstall(actor=actor, instance=web)

@@ -127,7 +127,7 @@ def test_masked_manifests_show_no_form_of_a_secret(
     assert page.status_code == 200
     admin = Client()
     admin.force_login(make_user("root", staff=True))
-    change = admin.get(reverse("admin:market_revision_change", args=[revision.pk]))
+    change = admin.get(reverse("admin:deployments_revision_change", args=[revision.pk]))
     assert change.status_code == 200
     for shown in (page.content.decode(), change.content.decode()):
         assert all(form not in shown for form in forms_of(SECRET))

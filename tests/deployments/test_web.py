@@ -459,12 +459,16 @@ def test_rollback_and_uninstall_through_the_post_endpoints(
     assert "Choose the revision" in text(client.get(DETAIL))
 
     needed = client.post("/instances/pay-prod/redis-lite/uninstall/")
-    assert "needed by web-app" in text(client.get("/instances/pay-prod/redis-lite/"))
+    assert "would break pay-prod/web-app" in text(client.get("/instances/pay-prod/redis-lite/"))
     assert Instance.objects.get(name="redis-lite").status == InstanceStatus.DEPLOYED
     assert needed.status_code == 302
 
     page = text(client.get("/instances/pay-prod/redis-lite/"))
-    assert 'name="force"' in page and "Still needed by web-app" in page
+    assert (
+        'name="force"' in page
+        and "Still needed by" in page
+        and "pay-prod/web-app</a> (web-app needs" in page
+    )
     gone = client.post(DETAIL + "uninstall/")
     forced = client.post("/instances/pay-prod/redis-lite/uninstall/", {"force": "1"})
 
