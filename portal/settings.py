@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.env import env_bool, env_cidrs, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -297,6 +297,10 @@ LOGOUT_REDIRECT_URL = "login"
 # Failed logins and failed token uses allowed per client address per window.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10, minimum=1)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+# Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client
+# (portal/actors.py client_ip). Unset: REMOTE_ADDR is the client, and the header
+# is ignored, since anyone can write it.
+TRUSTED_PROXIES = env_cidrs("TRUSTED_PROXIES")
 
 # --- REST API ---------------------------------------------------------------
 
