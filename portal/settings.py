@@ -391,9 +391,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-if not DEBUG:
-    # The portal sits behind TLS in production; a proxy that terminates TLS
-    # must set X-Forwarded-Proto.
+# The portal sits behind TLS in production. Only the run command's loopback
+# server (scripts/run-env.sh) turns this off, to run with DEBUG off over http.
+PORTAL_TLS = env_bool("PORTAL_TLS", True)
+if not DEBUG and PORTAL_TLS:
+    # A proxy that terminates TLS must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
