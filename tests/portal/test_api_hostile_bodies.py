@@ -89,3 +89,15 @@ def test_anonymous_options_is_401_json() -> None:
     make_user("bob")
     response = APIClient().options("/api/v1/namespaces/")
     _assert_error_shape(response, 401)
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "market=a%00b", "category=x&a%00=1"])
+def test_a_nul_character_in_the_query_is_a_400(api: APIClient, query: str) -> None:
+    # Found by tests/portal/test_api_fuzz.py: PostgreSQL refuses NUL in text (a 500).
+    detail = _assert_error_shape(api.get("/api/v1/apps/?" + query), 400)["detail"]
+    assert "NUL" in detail
+
+
+def test_a_nul_character_in_a_page_query_is_a_400(client: Any, user: Any) -> None:
+    client.force_login(user)
+    assert client.get("/search/?q=a%00b").status_code == 400
