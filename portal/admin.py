@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from portal.actors import Actor, client_ip
 from portal.forms import RateLimitedAdminAuthenticationForm
-from portal.models import ApiToken, AuditEvent, Membership, Role, Team
+from portal.models import ApiToken, AuditEvent, AuthFailureCount, Membership, Role, Team
 from portal.services.audit import audit_record
 from portal.services.errors import ServiceError
 from portal.services.teams import (
@@ -390,6 +390,25 @@ class AuditEventAdmin(admin.ModelAdmin):
         "ip_address",
         "detail",
     )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuthFailureCount)
+class AuthFailureCountAdmin(admin.ModelAdmin):
+    """Read-only: which addresses failed to authenticate lately (portal/ratelimit.py).
+    Rows change only through the limiter; a window ends by itself."""
+
+    list_display = ("key", "count", "window_start")
+    search_fields = ("key",)
+    ordering = ("-window_start",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
