@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +17,7 @@ from builds.selectors import build_get_visible, may_build, visible_builds
 from builds.services.builds import build_create
 from portal.actors import actor_from_request
 from portal.api.errors import ErrorSerializer, PayloadTooLarge
+from portal.api.parsers import DepthLimitedJSONParser, json_loads_bounded
 from portal.services.errors import Forbidden
 
 ERR = OpenApiResponse(ErrorSerializer)
@@ -88,7 +88,7 @@ class BuildInput(serializers.Serializer):
     def validate_overrides(self, value: Any) -> dict[str, str]:
         if isinstance(value, str):
             try:
-                value = json.loads(value) if value.strip() else {}
+                value = json_loads_bounded(value) if value.strip() else {}
             except ValueError:
                 raise serializers.ValidationError("must be a JSON object") from None
         if not isinstance(value, dict):
@@ -97,7 +97,7 @@ class BuildInput(serializers.Serializer):
 
 
 class BuildListView(GenericAPIView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, MultiPartParser]
     serializer_class = BuildOutput
 
     @extend_schema(responses=BuildOutput(many=True))

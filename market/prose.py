@@ -3,7 +3,7 @@
 Package text is written by whoever publishes, so it is hostile until proven otherwise:
 it is rendered by ``markdown`` (raw HTML passes straight through it) and the result is
 then sanitised by nh3 with an allow-list. No script, style, event handler, form,
-iframe or ``javascript:`` URL survives; element ids are prefixed so that a README
+iframe, image or ``javascript:`` URL survives; element ids are prefixed so that a README
 cannot clobber the page's own ids; relative links to the package's own docs pages
 are pointed at the portal's docs pages.
 """
@@ -14,21 +14,23 @@ import posixpath
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element
 
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl",
-    "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
+    "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "ins", "kbd", "li",
     "ol", "p", "pre", "s", "samp", "strong", "sub", "summary", "sup", "table", "tbody",
     "td", "tfoot", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
-    "img": {"src", "alt", "title", "width", "height"},
     "ol": {"start"},
     "td": {"align"},
     "th": {"align"},
@@ -42,7 +44,38 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 # Contents dropped with the tag, not kept as text.
 DROPPED_WITH_CONTENT = {"script", "style", "template", "iframe", "object", "noscript"}
-EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc"]
+
+
+class _ImagesAsWords(Treeprocessor):
+    """Markdown images become their alt text. An image from any URL is a request to
+    a host the publisher chooses the moment a reader opens the page (a tracking
+    pixel), and the portal does not serve the package's own files. Raw ``<img>``
+    HTML is dropped by the sanitiser: ``img`` is not an allowed tag."""
+
+    def run(self, root: Element) -> None:
+        for parent in root.iter():
+            for index, child in enumerate(list(parent)):
+                if child.tag != "img":
+                    continue
+                words = Element("span")
+                words.text = child.get("alt") or ""
+                words.tail = child.tail
+                parent.remove(child)
+                parent.insert(index, words)
+
+
+class _ImagesAsWordsExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_ImagesAsWords(md), "images_as_words", 0)
+
+
+EXTENSIONS: list[str | Extension] = [
+    "tables",
+    "fenced_code",
+    "sane_lists",
+    "toc",
+    _ImagesAsWordsExtension(),
+]
 ID_PREFIX = "md-"
 
 # Maps a relative link target (``docs/routing.md``) to a portal URL, or None to keep it.
@@ -59,9 +92,6 @@ def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str],
         parts = urlsplit(value)
         if parts.scheme or parts.netloc:
             return value  # absolute: nh3 checks the scheme against URL_SCHEMES
-        if element == "img":
-            # A relative image points into the package, which the portal does not serve.
-            return None
         if resolve is not None:
             resolved = resolve(value)
             if resolved is not None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from portal.actors import Actor, client_ip
 from portal.forms import RateLimitedAdminAuthenticationForm
-from portal.models import ApiToken, AuditEvent, Membership, Role, Team
+from portal.models import ApiToken, AuditEvent, AuthFailureCount, Membership, Role, Team
 from portal.services.audit import audit_record
 from portal.services.errors import ServiceError
 from portal.services.teams import (
@@ -416,3 +416,13 @@ class ReadOnly:
 
 class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
     pass
+
+
+@admin.register(AuthFailureCount)
+class AuthFailureCountAdmin(ReadOnlyAdmin):
+    """Which addresses failed to authenticate lately (portal/ratelimit.py). Rows
+    change only through the limiter; a window ends by itself."""
+
+    list_display = ("key", "count", "window_start")
+    search_fields = ("key",)
+    ordering = ("-window_start",)

@@ -11,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from portal.actors import client_ip
-from portal.ratelimit import failure_record, failures_exceeded
+from portal.ratelimit import failure_record
 from portal.services.tokens import token_lookup
 
 
@@ -26,15 +26,14 @@ class BearerTokenAuthentication(BaseAuthentication):
         header = get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword:
             return None
-        client = client_ip(request._request)
-        if failures_exceeded("token", client):
-            raise TooManyFailures()
-        if len(header) != 2:
-            failure_record("token", client)
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        token = token_lookup(header[1].decode("latin-1"))
+        # The token first: a valid one is never refused for others' failures from
+        # this address (portal/ratelimit.py); only failures are counted.
+        token = token_lookup(header[1].decode("latin-1")) if len(header) == 2 else None
         if token is None:
-            failure_record("token", client)
+            if not failure_record("token", client_ip(request._request)):
+                raise TooManyFailures()
+            if len(header) != 2:
+                raise exceptions.AuthenticationFailed("Malformed Authorization header.")
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return token.user, token
 

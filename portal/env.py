@@ -6,6 +6,7 @@ deployment fails at start-up instead of silently falling back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -48,3 +49,16 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_cidrs(name: str) -> list[str]:
+    """Comma-separated networks (``10.0.0.0/8``, ``::1``), checked and normalised."""
+    cidrs = []
+    for cidr in env_list(name):
+        try:
+            cidrs.append(str(ipaddress.ip_network(cidr, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list networks such as 10.0.0.0/8, got {cidr!r}"
+            ) from None
+    return cidrs

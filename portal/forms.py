@@ -12,31 +12,29 @@ from django.core.exceptions import ValidationError
 
 from portal.actors import client_ip
 from portal.models import Role
-from portal.ratelimit import failure_record, failures_exceeded
+from portal.ratelimit import failure_forgive, failure_record
 from portal.services.tokens import TOKEN_MAX_DAYS
 
 RATE_LIMITED = "rate_limited"
 
 
 class RateLimitedLoginMixin:
-    """Checks the per-client failure counter before the password is checked,
-    and counts every failed attempt. Over the limit the password is never
-    tested, so guessing costs nothing but time."""
+    """Counts the attempt as a failure before the password is checked and forgives
+    it when the password was right (portal/ratelimit.py). Over the limit the
+    password is never tested, so guessing costs nothing but time."""
 
     request: Any
 
     def clean(self) -> dict[str, Any]:
         client = client_ip(self.request) if self.request is not None else None
-        if failures_exceeded("login", client):
+        if not failure_record("login", client):
             raise ValidationError(
                 "Too many failed logins from your address. Wait a few minutes and try again.",
                 code=RATE_LIMITED,
             )
-        try:
-            return super().clean()  # type: ignore[misc]
-        except ValidationError:
-            failure_record("login", client)
-            raise
+        cleaned = super().clean()  # type: ignore[misc]  # raises on a wrong password
+        failure_forgive("login", client)
+        return cleaned
 
 
 class RateLimitedAuthenticationForm(RateLimitedLoginMixin, AuthenticationForm):

@@ -123,3 +123,16 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         when = f"{self.created_at:%Y-%m-%d %H:%M:%S}"
         return f"{when} {self.actor_label} {self.action} {self.target_repr}"
+
+
+class AuthFailureCount(models.Model):
+    """Failed authentications of one kind from one client address in the current
+    window (portal/ratelimit.py). A table rather than the cache: its upsert is one
+    atomic statement on every database, where the file cache's increments are not."""
+
+    key = models.CharField(max_length=200, primary_key=True)  # "<kind>:<address>"
+    window_start = models.DateTimeField(db_index=True)
+    count = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.env import env_bool, env_cidrs, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
+    "portal.middleware.RefuseNulInAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -306,6 +308,10 @@ LOGOUT_REDIRECT_URL = "login"
 # Failed logins and failed token uses allowed per client address per window.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10, minimum=1)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+# Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client
+# (portal/actors.py client_ip). Unset: REMOTE_ADDR is the client, and the header
+# is ignored, since anyone can write it.
+TRUSTED_PROXIES = env_cidrs("TRUSTED_PROXIES")
 
 # --- REST API ---------------------------------------------------------------
 
@@ -318,6 +324,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PortalPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_METADATA_CLASS": "portal.api.metadata.PortalMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -370,10 +382,30 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_FAILURE_VIEW = "portal.views.shell.csrf_failure"
+# Self only, nothing inline (portal/middleware.py): templates hold no <script> or
+# <style> bodies, no on* handlers and no style attributes; htmx runs with
+# allowEval off and its indicator styles in portal.css. data: images are the
+# inline SVG icons of the API docs page.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
-if not DEBUG:
-    # The portal sits behind TLS in production; a proxy that terminates TLS
-    # must set X-Forwarded-Proto.
+# The portal sits behind TLS in production. Only the run command's loopback
+# server (scripts/run-env.sh) turns this off, to run with DEBUG off over http.
+PORTAL_TLS = env_bool("PORTAL_TLS", True)
+if not DEBUG and PORTAL_TLS:
+    # A proxy that terminates TLS must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True

@@ -23,4 +23,6 @@ urlpatterns = [
     path("", include("portal.urls_web")),
 ]
 
+handler400 = "portal.views.shell.bad_request"
 handler404 = "portal.views.shell.not_found"
+handler500 = "portal.views.shell.server_error"

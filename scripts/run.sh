@@ -14,6 +14,9 @@ set -euo pipefail
 cd "$REPO_ROOT"
 # Embedded defaults: whatever a shell exported for the test suite stays out.
 unset DATABASE_URL REDIS_URL ELASTICSEARCH_URL S3_ENDPOINT_URL
+# DEBUG off (no debug pages), with the embedded conveniences kept.
+# shellcheck source=scripts/run-env.sh
+. "$REPO_ROOT/scripts/run-env.sh"
 PORT=${PORT:-8000}
 PY="$VENV/bin/python"
 
@@ -23,11 +26,14 @@ fi
 
 say "migrate"
 "$PY" manage.py migrate --noinput -v 0
-say "demo data"
-logins=$("$PY" manage.py demo_load)
 say "collectstatic"
-# Cheap when nothing changed; needed for DEBUG=0, where whitenoise serves STATIC_ROOT.
+# Cheap when nothing changed; needed for DEBUG=0, where whitenoise serves STATIC_ROOT
+# from its manifest (which anything rendering a page, demo_load too, reads).
 "$PY" manage.py collectstatic --noinput -v 0
+say "demo data"
+# --force: DEBUG is off, and this is the throwaway site the demo logins are for
+# (its server listens on loopback only).
+logins=$("$PY" manage.py demo_load --force)
 
 # Each child gets its own process group (job control on while they start), so a
 # Ctrl-C in the terminal reaches only this script, which then stops both.

@@ -131,10 +131,13 @@ def operation_steps_view(
 
 
 def _number(value: str | None) -> int | None:
+    """A revision number from the query string, or None. Bounded: a number past
+    the database's integer raised OverflowError (a 500) in the lookup."""
     try:
-        return int(value or "")
+        number = int(value or "")
     except ValueError:
         return None
+    return number if 0 < number < 2**31 else None
 
 
 @login_required

@@ -283,13 +283,38 @@ def schema_errors(
     schema: Mapping[str, Any] | None, values: Any, *, skip_required: bool = False
 ) -> list[str]:
     """Every way ``values`` breaks ``schema``, one ``path: message`` line each, sorted by
-    path. A message about a value that is or holds a secret (writeOnly) never quotes it."""
+    path. A message about a value that is or holds a secret (writeOnly) never quotes it.
+    NUL characters are refused with or without a schema (``nul_errors``)."""
+    nuls = nul_errors(values)
     if schema is None:
-        return []
+        return nuls
     try:
-        return _schema_errors(schema, values, skip_required=skip_required)
+        return sorted(nuls + _schema_errors(schema, values, skip_required=skip_required))
     except SchemaUnusable as exc:
-        return [f"(root): {exc}"]
+        return [*nuls, f"(root): {exc}"]
+
+
+def nul_errors(values: Any) -> list[str]:
+    """One line per key or string holding a NUL character. Rendered manifests, git
+    and PostgreSQL's text all mishandle NUL (truncated, refused, or an error at
+    deploy time), so it is refused here, where every values path is validated.
+    The line names the path only: the value may be a secret. Iterative, so deep
+    values cannot exhaust the stack."""
+    problems: list[str] = []
+    stack: list[tuple[list[str], Any]] = [([], values)]
+    while stack:
+        path, node = stack.pop()
+        where = ".".join(path) or "(root)"
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                if "\x00" in str(key):
+                    problems.append(f"{where}: a key contains a NUL character")
+                stack.append(([*path, str(key).replace("\x00", "")], child))
+        elif isinstance(node, list):
+            stack.extend(([*path, str(i)], child) for i, child in enumerate(node))
+        elif isinstance(node, str) and "\x00" in node:
+            problems.append(f"{where}: contains a NUL character, which is not allowed")
+    return sorted(problems)
 
 
 def check_default_values(schema: Mapping[str, Any] | None, values: dict[str, Any]) -> None:

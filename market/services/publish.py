@@ -58,6 +58,8 @@ class PublishResult:
     digest: str
     size: int
     created: bool  # False when the same archive was already published
+    # The app's index.json as market.json now describes it, for the catalogue.
+    index_bytes: bytes = b""
 
 
 def can_publish(user: Any, market: Market) -> bool:
@@ -132,8 +134,12 @@ def publish_to_storage(
         attempts=CAS_ATTEMPTS,
     )
 
+    index_bytes = b""
+
     def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
+        nonlocal index_bytes
         blob = storage.get(index_key(name))
+        index_bytes = blob.data
         return market_apply_index(
             doc,
             name=name,
@@ -142,14 +148,25 @@ def publish_to_storage(
         )
 
     update_json(storage, "market.json", apply, attempts=CAS_ATTEMPTS)
-    return PublishResult(name=name, version=version, digest=digest, size=size, created=created)
+    return PublishResult(
+        name=name,
+        version=version,
+        digest=digest,
+        size=size,
+        created=created,
+        index_bytes=index_bytes,
+    )
 
 
 def package_publish(
     *, actor: Actor, market: Market, data: bytes, filename: str | None = None
 ) -> PublishResult:
     """Validate and publish one archive. Raises PackageRefused (bad package),
-    VersionConflict (same version, other content), PermissionDenied, StorageError."""
+    VersionConflict (same version, other content), PermissionDenied, StorageError.
+
+    After the storage writes, one transaction stores the app's new index in the
+    catalogue (so the version can be installed as soon as this returns, not after
+    the next sync), writes the audit record and queues a sync for the details."""
     if not market.writable:
         raise ReadOnlyStorage(f"market {market.name} is read-only")
     if actor.user is not None and not can_publish(actor.user, market):
@@ -162,7 +179,10 @@ def package_publish(
         publisher=actor.label,
     )
 
+    from market.services.sync import catalogue_store_index, sync_job_enqueue
+
     with transaction.atomic():
+        catalogue_store_index(market=market, name=result.name, index_bytes=result.index_bytes)
         audit_record(
             actor=actor,
             action="package.publish",
@@ -175,8 +195,6 @@ def package_publish(
                 "created": result.created,
             },
         )
-        from market.services.sync import sync_job_enqueue
-
         sync_job_enqueue(market=market, requested_by=actor.label)
     return result
 

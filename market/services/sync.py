@@ -24,6 +24,7 @@ from market.index import (
     latest_version,
     parse_index_json,
     parse_market_json,
+    sha256_hex,
 )
 from market.models import App, AppVersion, Market, SyncJob
 from market.services.markets import storage_for_market
@@ -194,6 +195,13 @@ def _store_apps(market: Market, indexes: list[_CheckedIndex]) -> None:
             AppVersion.objects.filter(pk__in=stale[start : start + 500]).delete()
         AppVersion.objects.bulk_create(new_rows, batch_size=500)
         index_later("app", [app.pk for app in apps.values()])
+
+
+def catalogue_store_index(*, market: Market, name: str, index_bytes: bytes) -> None:
+    """Store one app's index.json, as this portal just wrote it, in the catalogue:
+    what a sync would store for it, without waiting for one (publish)."""
+    digest = sha256_hex(index_bytes)
+    _store_apps(market, [_check_index(name, digest, parse_index_json(name, index_bytes, digest))])
 
 
 def market_sync(*, market: Market) -> SyncReport:

@@ -127,6 +127,19 @@ class LocalStorage(MarketStorage):
                 pass  # a parent is a file: the key cannot exist
             except OSError as error:
                 raise StorageError(f"cannot delete {key}: {error.strerror}") from None
+        self._prune_empty_folders(self._path(key).parent)
+
+    def _prune_empty_folders(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents up to the root while empty, as an object
+        store keeps no folders: the write probe left ``.probe/<uuid>/`` behind in
+        every market it checked. Only the probe deletes, under a prefix no market
+        writer uses, so no writer is creating a file in a folder removed here."""
+        while folder != self.root and self.root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or already gone): its parents are not empty either
+            folder = folder.parent
 
     # --- helpers ------------------------------------------------------------
 

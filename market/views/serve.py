@@ -15,7 +15,7 @@ from market.models import Market
 from market.services.markets import storage_for_market
 from market.storage.base import NotFound, StorageError
 from portal.actors import client_ip
-from portal.ratelimit import failure_record, failures_exceeded
+from portal.ratelimit import failure_record
 from portal.services.tokens import token_lookup
 
 _PATH = re.compile(
@@ -32,13 +32,10 @@ def _authorised(request: HttpRequest) -> bool | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header.lower().startswith("bearer "):
         return False
-    client = client_ip(request)
-    if failures_exceeded("token", client):
-        return None
-    if token_lookup(header[7:].strip()) is None:
-        failure_record("token", client)
-        return False
-    return True
+    # The token first: only failures count towards the address's limit.
+    if token_lookup(header[7:].strip()) is not None:
+        return True
+    return False if failure_record("token", client_ip(request)) else None
 
 
 def _etag_matches(request: HttpRequest, etag: str) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,6 +21,8 @@ from portal.services.errors import (
     ServiceError,
     Unavailable,
 )
+
+log = logging.getLogger(__name__)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -98,8 +102,22 @@ def _from_service_error(exc: ServiceError) -> exceptions.APIException:
     return InvalidInput(exc.message, code=exc.code)
 
 
+def error_json(code: str, detail: str, *, status: int) -> JsonResponse:
+    """The error shape outside DRF views: Django's 400/404/500 handlers under /api/."""
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def body_too_large() -> PayloadTooLarge:
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024**2
+    return PayloadTooLarge(f"The request body is larger than {limit_mb:g} MB.")
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, Http404):
+    """DRF's handler, every answer in the `{error, detail}` shape. An exception no
+    rule maps is a bug: logged with its traceback and answered as a JSON 500."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = body_too_large()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         # The helper's message ("This needs the admin role in ops.") is safe to
@@ -111,7 +129,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = _from_service_error(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        log.error("unhandled error in %s", context.get("view"), exc_info=exc)
+        return Response(
+            {"error": "server_error", "detail": "An unexpected error; it has been logged."},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     assert isinstance(exc, exceptions.APIException)
     code = exc.get_codes()
     if not isinstance(code, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from portal.models import Membership, Team
 from portal.permissions import AnyUser, visible_teams
@@ -14,9 +15,18 @@ def team_list(*, user: AnyUser) -> QuerySet[Team]:
     if not user.is_authenticated:
         return Team.objects.none()
     my_role = Membership.objects.filter(team=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+    # A subquery, not Count("memberships"): visible_teams filters on the same join
+    # for non-staff users, and the count then saw only the viewer's own row.
+    member_count = (
+        Membership.objects.filter(team=OuterRef("pk"))
+        .order_by()
+        .values("team")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         visible_teams(user)
-        .annotate(member_count=Count("memberships", distinct=True), my_role=Subquery(my_role))
+        .annotate(member_count=Coalesce(Subquery(member_count), 0), my_role=Subquery(my_role))
         .order_by("name")
     )
 

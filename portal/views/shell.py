@@ -1,8 +1,11 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
+from portal.api.errors import body_too_large, error_json
 from portal.selectors.health import health_report
 
 
@@ -26,7 +29,22 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 for every URL: the API's JSON error shape under /api/, the page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"error": "not_found", "detail": "No such endpoint or object."}, status=404
-        )
+        return error_json("not_found", "No such endpoint or object.", status=404)
     return render(request, "404.html", status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 raised outside a view (a body too large read by a middleware, a bad
+    host): JSON under /api/, Django's page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+    if isinstance(exception, RequestDataTooBig):
+        too_large = body_too_large()
+        return error_json("too_large", str(too_large.detail), status=413)
+    return error_json("bad_request", "The request is malformed.", status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_json("server_error", "An unexpected error; it has been logged.", status=500)
+    return defaults.server_error(request)

@@ -105,6 +105,7 @@ def test_market_add_a_folder_by_path_and_by_file_url(tmp_path: Path) -> None:
     assert Market.objects.get(name="mirror").writable
     # The write probe cleans up after itself.
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["market.json"]
+    assert not (folder / ".probe").exists()  # no empty probe folder either
 
 
 @pytest.mark.parametrize(
@@ -377,6 +378,9 @@ def _manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+_PRINT_APPS = "from market.models import App; print(*App.objects.values_list('name', flat=True))"
+
+
 @pytest.mark.slow
 def test_the_commands_from_a_shell_with_nothing_configured(tmp_path: Path) -> None:
     """SPEC section 8: with no variable set, migrate and then the commands work."""
@@ -401,5 +405,8 @@ def test_the_commands_from_a_shell_with_nothing_configured(tmp_path: Path) -> No
         assert step.returncode == 0, step.stderr
     assert conflict.returncode == 3 and conflict.stderr.startswith("conflict: ")
     assert refused.returncode == 1 and refused.stderr.startswith("refused: ")
-    assert "1 added" in synced.stdout and "added redis-ops" in synced.stdout
+    # The publish already put redis-ops in the catalogue; the sync finds it there.
+    assert synced.stdout.startswith("team: serial 1: 0 added")
+    listed = _manage(data, "shell", "-c", _PRINT_APPS)
+    assert listed.stdout.strip().splitlines()[-1] == "redis-ops", listed.stderr
     assert (data / "portal.sqlite3").is_file()

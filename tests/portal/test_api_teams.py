@@ -260,3 +260,13 @@ def test_team_delete_is_refused_while_it_owns_namespaces(api_client, staff_user)
 def test_team_admin_cannot_delete_the_team(api_client, user, ops):
     api_client.force_authenticate(user)
     assert api_client.delete("/api/v1/teams/ops/").status_code == 403
+
+
+def test_member_count_counts_every_member_for_a_non_staff_viewer(api_client, user, ops):
+    for name in ("m1", "m2"):
+        Membership.objects.create(team=ops, user=make_user(name), role=Role.VIEWER)
+    api_client.force_authenticate(user)
+
+    listed = api_client.get("/api/v1/teams/").json()["results"]
+
+    assert [(t["name"], t["member_count"]) for t in listed] == [("ops", 3)]

@@ -12,13 +12,11 @@ LIMIT = 3
 
 
 @override_settings(AUTH_FAILURE_LIMIT=LIMIT)
-def test_after_too_many_bad_tokens_even_a_good_token_gets_429(api_client, user):
-    good = make_token(user)
+def test_after_too_many_bad_tokens_a_bad_token_gets_429(api_client, user):
     for _ in range(LIMIT):
         api_client.credentials(HTTP_AUTHORIZATION="Bearer omk_wrong")
         assert api_client.get("/api/v1/teams/").status_code == 401
 
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
     response = api_client.get("/api/v1/teams/")
 
     assert response.status_code == 429
@@ -33,9 +31,10 @@ def test_token_failures_are_counted_per_address(api_client, user):
         api_client.credentials(HTTP_AUTHORIZATION="Bearer omk_wrong")
         api_client.get("/api/v1/teams/", REMOTE_ADDR="10.0.0.1")
 
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
     assert api_client.get("/api/v1/teams/", REMOTE_ADDR="10.0.0.1").status_code == 429
-    assert api_client.get("/api/v1/teams/", REMOTE_ADDR="10.0.0.2").status_code == 200
+    assert api_client.get("/api/v1/teams/", REMOTE_ADDR="10.0.0.2").status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
+    assert api_client.get("/api/v1/teams/", REMOTE_ADDR="10.0.0.1").status_code == 200
 
 
 @override_settings(AUTH_FAILURE_LIMIT=LIMIT)

@@ -189,7 +189,8 @@ def test_anonymous_users_get_no_search(search_es, client, api_client):
     [
         'name:"redis" AND (x OR y)*~2 \\ / [ { ^',
         "x" * 5000,
-        "\x00\ue000\ue001<mark>",
+        # (A NUL is refused with a 400 before any view: tests/portal/test_api_hostile_bodies.py)
+        "\ue000\ue001<mark>",
         "   ",
     ],
 )
