@@ -123,6 +123,12 @@ class SyncJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life: while running, the worker's heartbeat; while queued, when
+    # its message was last sent (None: when it was created). Older than
+    # MARKET_SYNC_STALE_SECONDS means no worker and no message carry the job.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Workers that claimed it; a job whose workers keep dying fails at the limit.
+    attempt = models.PositiveSmallIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True)
     error = models.CharField(max_length=500, blank=True)
 

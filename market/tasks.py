@@ -1,64 +1,30 @@
-"""Celery tasks of the market: thin wrappers that take ids and call services."""
+"""Celery tasks of the market: thin wrappers that take ids and call services.
+
+Every task has a time limit: the soft one raises in the task, which records why it
+stopped; the hard one, a minute later, kills the process, and whatever it held is
+left to the repair task."""
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from django.db.models import F, OuterRef, Subquery
-from django.utils import timezone
+from django.conf import settings
 
-from market.models import AppVersion, Market, SyncJob
-from portal.queue import enqueue_on_commit
-
-log = logging.getLogger(__name__)
-
-# Every task has a soft limit (SoftTimeLimitExceeded inside the task: it stops where it
-# is and the repair paths below pick up) and a hard one a minute later (the pool
-# process is killed). Each fits the task's work with room to spare; none is near
-# the short periodic intervals it runs at.
+from market.models import Market
 
 
-# A sync reads every new package of the market (storage reads, package checks).
-@shared_task(ignore_result=True, soft_time_limit=15 * 60, time_limit=16 * 60)
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=settings.MARKET_SYNC_TIME_LIMIT_SECONDS,
+    time_limit=settings.MARKET_SYNC_TIME_LIMIT_SECONDS + 60,
+)
 def market_sync_task(job_id: int) -> None:
-    from market.services.sync import market_sync
+    from market.services.sync import sync_job_run
 
-    # Compare-and-set: a redelivered message finds the job no longer queued.
-    claimed = SyncJob.objects.filter(pk=job_id, state=SyncJob.State.QUEUED).update(
-        state=SyncJob.State.RUNNING, started_at=timezone.now()
-    )
-    if claimed != 1:
-        return
-    job = SyncJob.objects.select_related("market").get(pk=job_id)
-    try:
-        report = market_sync(market=job.market)
-    except Exception as exc:  # recorded on the job and the market, shown to users
-        message = f"{type(exc).__name__}: {exc}"[:500]
-        log.warning("sync of market %s failed: %s", job.market.name, message)
-        SyncJob.objects.filter(pk=job_id).update(
-            state=SyncJob.State.FAILED, finished_at=timezone.now(), error=message
-        )
-        Market.objects.filter(pk=job.market_id).update(last_sync_error=message)
-        return
-    SyncJob.objects.filter(pk=job_id).update(
-        state=SyncJob.State.SUCCEEDED, finished_at=timezone.now(), report=report.as_dict()
-    )
-    # Every app whose stored details lag its latest version, not only the ones
-    # this sync changed: a details fetch that failed last time is retried.
-    latest_digest = AppVersion.objects.filter(
-        app=OuterRef("pk"), version=OuterRef("latest")
-    ).values("digest")[:1]
-    app_ids = list(
-        job.market.apps.annotate(latest_digest=Subquery(latest_digest))
-        .exclude(details_digest=F("latest_digest"))
-        .values_list("pk", flat=True)
-    )
-    if app_ids:
-        enqueue_on_commit(app_details_task, app_ids)
+    sync_job_run(job_id=job_id)
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
+# Queues one job per market: a transaction and a message each.
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
 def market_sync_all_task() -> None:
     """Periodic: queue a sync of every market (beat schedule in settings)."""
     from market.services.sync import sync_job_enqueue
@@ -67,8 +33,18 @@ def market_sync_all_task() -> None:
         sync_job_enqueue(market=market, requested_by="schedule")
 
 
-# Fetches and reads one package per app (README, docs, icon).
-@shared_task(ignore_result=True, soft_time_limit=10 * 60, time_limit=11 * 60)
+# Two database passes over the stranded jobs, bounded to 500 of each kind.
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=120)
+def market_sync_repair_task() -> None:
+    """Periodic: send again the sync jobs whose message or worker was lost."""
+    from market.services.sync import sync_jobs_repair
+
+    sync_jobs_repair()
+
+
+# Fetches and reads one archive (up to PACKAGE_MAX_ARCHIVE_BYTES) per app. Apps not
+# reached in time keep lagging details, and the next sync queues them again.
+@shared_task(ignore_result=True, soft_time_limit=900, time_limit=960)
 def app_details_task(app_ids: list[int]) -> None:
     from market.models import App
     from market.services.details import app_details_refresh

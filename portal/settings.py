@@ -162,10 +162,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# The queue market syncs and app details fetches are sent to: the default one,
+# unless syncs get dedicated workers (`celery -A portal worker -Q <name>`), so a
+# cold sync of a large market never holds up operations.
+MARKET_SYNC_QUEUE = env_str("MARKET_SYNC_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "market-sync-all": {
         "task": "market.tasks.market_sync_all_task",
         "schedule": env_int("MARKET_SYNC_INTERVAL_SECONDS", 300, minimum=10),
+        "options": {"queue": MARKET_SYNC_QUEUE},
     },
     # Indexes what could not be indexed when it changed (search server down, lost
     # message) and drops indexes that rebuilds left behind.
@@ -173,6 +178,29 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "search.tasks.search_repair_task",
         "schedule": env_int("SEARCH_REPAIR_INTERVAL_SECONDS", 60, minimum=5),
     },
+}
+
+# A running sync writes a heartbeat this often. The repair task (every
+# MARKET_SYNC_REPAIR_INTERVAL_SECONDS) sends again a queued job whose message is
+# older than the stale age (a lost message) and queues again a running one whose
+# heartbeat is (a lost worker: sync is incremental, so the next try goes on from
+# what was stored); a job that lost its worker MARKET_SYNC_MAX_ATTEMPTS times fails.
+MARKET_SYNC_HEARTBEAT_SECONDS = env_int("MARKET_SYNC_HEARTBEAT_SECONDS", 5, minimum=1)
+MARKET_SYNC_STALE_SECONDS = env_int("MARKET_SYNC_STALE_SECONDS", 60, minimum=2)
+MARKET_SYNC_MAX_ATTEMPTS = env_int("MARKET_SYNC_MAX_ATTEMPTS", 3, minimum=1)
+if MARKET_SYNC_STALE_SECONDS <= MARKET_SYNC_HEARTBEAT_SECONDS:
+    # Every running sync would look dead between two beats and be run twice.
+    raise ImproperlyConfigured(
+        "MARKET_SYNC_STALE_SECONDS must be more than MARKET_SYNC_HEARTBEAT_SECONDS"
+    )
+# One sync of one market; past it the sync stops with an error on the job and the
+# market, keeping what it stored. A cold sync of thousands of apps over a slow link
+# is minutes, not hours.
+MARKET_SYNC_TIME_LIMIT_SECONDS = env_int("MARKET_SYNC_TIME_LIMIT_SECONDS", 1800, minimum=30)
+CELERY_BEAT_SCHEDULE["market-sync-repair"] = {
+    "task": "market.tasks.market_sync_repair_task",
+    "schedule": env_int("MARKET_SYNC_REPAIR_INTERVAL_SECONDS", 30, minimum=1),
+    "options": {"queue": MARKET_SYNC_QUEUE},
 }
 
 # --- deployments: install workflows -------------------------------------------

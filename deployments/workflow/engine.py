@@ -13,13 +13,10 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, F, Q, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
@@ -39,6 +36,7 @@ from deployments.workflow.errors import StepFailed, StepTransient
 from deployments.workflow.steps import STEP_FUNCTIONS, Run
 from portal.actors import Actor
 from portal.crypto import decrypt_json
+from portal.heartbeat import heartbeat
 from portal.services.audit import audit_record
 from search.services.indexing import index_later
 
@@ -90,32 +88,6 @@ def _retry_later(run: Run) -> int:
     return countdown
 
 
-@contextmanager
-def _heartbeat(operation_id: str) -> Iterator[None]:
-    """Refresh the claim from a side thread while the steps run, so a long fetch
-    is not mistaken for a dead worker."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.WORKFLOW_HEARTBEAT_SECONDS):
-                Operation.objects.filter(pk=operation_id, state=OperationState.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        except Exception:  # a missed beat only risks a duplicate claim, which is safe
-            log.warning("heartbeat of operation %s failed", operation_id, exc_info=True)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{operation_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _load(operation_id: str) -> Run:
     operation = Operation.objects.select_related(
         "instance", "instance__namespace", "instance__namespace__team", "from_revision"
@@ -142,7 +114,10 @@ def operation_execute(operation_id: str) -> int | None:
     if not operation_claim(operation_id):
         return None
     run = _load(operation_id)
-    with _heartbeat(operation_id):
+    beating = Operation.objects.filter(pk=operation_id, state=OperationState.RUNNING)
+    with heartbeat(
+        beating, every=settings.WORKFLOW_HEARTBEAT_SECONDS, name=f"operation {operation_id}"
+    ):
         try:
             _run_steps(run)
         except StepTransient as exc:

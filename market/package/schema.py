@@ -289,9 +289,17 @@ def schema_errors(
     if schema is None:
         return nuls
     try:
-        return sorted(nuls + _schema_errors(schema, values, skip_required=skip_required))
+        return sorted(
+            nuls + _schema_errors(schema, values, skip_required=skip_required), key=_by_path
+        )
     except SchemaUnusable as exc:
         return [*nuls, f"(root): {exc}"]
+
+
+def _by_path(line: str) -> tuple[list[str], str]:
+    # By path segments, so "database: ..." sorts before "database.host: ..." ('.' < ':').
+    path, _, message = line.partition(": ")
+    return path.split("."), message
 
 
 def nul_errors(values: Any) -> list[str]:
@@ -314,7 +322,7 @@ def nul_errors(values: Any) -> list[str]:
             stack.extend(([*path, str(i)], child) for i, child in enumerate(node))
         elif isinstance(node, str) and "\x00" in node:
             problems.append(f"{where}: contains a NUL character, which is not allowed")
-    return sorted(problems)
+    return sorted(problems, key=_by_path)
 
 
 def check_default_values(schema: Mapping[str, Any] | None, values: dict[str, Any]) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -29,6 +32,7 @@ from market.index import (
 from market.models import App, AppVersion, Market, SyncJob
 from market.services.markets import storage_for_market
 from market.storage.base import NotFound
+from portal.heartbeat import heartbeat
 from portal.queue import enqueue_on_commit
 from search.services.indexing import index_later
 
@@ -307,19 +311,161 @@ def market_sync(*, market: Market) -> SyncReport:
     return report
 
 
-def sync_job_enqueue(*, market: Market, requested_by: str = "") -> SyncJob:
-    """Queue a sync after the current transaction commits. A market with a job
-    already queued gets that job back instead of a second one."""
+def _stale(now: datetime) -> Q:
+    """Jobs that neither a live worker nor a message in the queue carries: their last
+    sign of life (heartbeat, last send, else creation) is older than the stale age."""
+    before = now - timedelta(seconds=settings.MARKET_SYNC_STALE_SECONDS)
+    return Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True, created_at__lt=before)
+
+
+def _send(job_id: int) -> None:
+    """Send the job after commit (at once outside a transaction), never raising for
+    the broker: the job row stays queued for the repair (portal.queue)."""
     from market.tasks import market_sync_task
 
+    enqueue_on_commit(market_sync_task, job_id, queue=settings.MARKET_SYNC_QUEUE)
+
+
+def sync_job_enqueue(*, market: Market, requested_by: str = "") -> SyncJob:
+    """Queue a sync after the current transaction commits. A market with a job
+    already queued gets that job back instead of a second one; when that job's
+    message looks lost (sent longer ago than the stale age) it is sent again, so the
+    job handed back is always on its way to a worker (the claim makes a message
+    sent twice harmless)."""
     with transaction.atomic():
         job = (
             SyncJob.objects.select_for_update()
             .filter(market=market, state=SyncJob.State.QUEUED)
             .first()
         )
-        if job is not None:
-            return job
-        job = SyncJob.objects.create(market=market, requested_by=requested_by)
-        enqueue_on_commit(market_sync_task, job.pk)
+        if job is None:
+            job = SyncJob.objects.create(market=market, requested_by=requested_by)
+        else:
+            now = timezone.now()
+            if not SyncJob.objects.filter(_stale(now), pk=job.pk).update(heartbeat_at=now):
+                return job
+            log.warning("sync job %s of market %s had no message; sent again", job.pk, market)
+        _send(job.pk)
     return job
+
+
+def sync_job_claim(*, job_id: int) -> bool:
+    """Take a queued job for this worker. Compare-and-set: of two deliveries of one
+    job (a redelivery, or a message the repair sent again) only one runs it."""
+    now = timezone.now()
+    claimed = SyncJob.objects.filter(pk=job_id, state=SyncJob.State.QUEUED).update(
+        state=SyncJob.State.RUNNING, attempt=F("attempt") + 1, heartbeat_at=now, started_at=now
+    )
+    return claimed == 1
+
+
+def _sync_job_fail(*, job: SyncJob, error: str) -> None:
+    """Record a failed sync on the job and on the market, where users see it."""
+    log.warning("sync of market %s failed: %s", job.market, error)
+    with transaction.atomic():
+        SyncJob.objects.filter(pk=job.pk).update(
+            state=SyncJob.State.FAILED, finished_at=timezone.now(), heartbeat_at=None, error=error
+        )
+        Market.objects.filter(pk=job.market_id).update(last_sync_error=error)
+
+
+def sync_job_run(*, job_id: int) -> None:
+    """Run one sync job in this worker.
+
+    1. claim it, or return (another delivery runs it, or it is finished);
+    2. sync its market while a heartbeat shows the repair that this worker lives;
+    3. record the outcome on the job (a failure on the market too);
+    4. after a success, queue the details fetch of every app whose stored details
+       lag its latest version (not only the ones this sync changed: a details
+       fetch that failed last time is tried again).
+    """
+    if not sync_job_claim(job_id=job_id):
+        return
+    job = SyncJob.objects.select_related("market").get(pk=job_id)
+    running = SyncJob.objects.filter(pk=job_id, state=SyncJob.State.RUNNING)
+    try:
+        with heartbeat(
+            running, every=settings.MARKET_SYNC_HEARTBEAT_SECONDS, name=f"sync job {job_id}"
+        ):
+            report = market_sync(market=job.market)
+    except SoftTimeLimitExceeded:
+        _sync_job_fail(
+            job=job,
+            error=f"sync stopped after MARKET_SYNC_TIME_LIMIT_SECONDS"
+            f" ({settings.MARKET_SYNC_TIME_LIMIT_SECONDS} s); the next sync goes on"
+            " from what this one stored",
+        )
+        return
+    except Exception as exc:  # recorded on the job and the market, shown to users
+        _sync_job_fail(job=job, error=f"{type(exc).__name__}: {exc}"[:500])
+        return
+    SyncJob.objects.filter(pk=job_id).update(
+        state=SyncJob.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        heartbeat_at=None,
+        report=report.as_dict(),
+    )
+    latest_digest = AppVersion.objects.filter(
+        app=OuterRef("pk"), version=OuterRef("latest")
+    ).values("digest")[:1]
+    app_ids = list(
+        job.market.apps.annotate(latest_digest=Subquery(latest_digest))
+        .exclude(details_digest=F("latest_digest"))
+        .values_list("pk", flat=True)
+    )
+    if app_ids:
+        from market.tasks import app_details_task
+
+        enqueue_on_commit(app_details_task, app_ids, queue=settings.MARKET_SYNC_QUEUE)
+
+
+def sync_jobs_repair(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Carry on the sync jobs that no worker and no message carry. Returns the ids
+    (sent again, failed).
+
+    1. a queued job whose message was sent longer ago than the stale age (a lost
+       message) is sent again;
+    2. a running job whose heartbeat is that old (a lost worker) is queued again
+       and sent — sync is incremental, so the next worker goes on from what was
+       stored — with "worker lost during sync" on the job and the market; one that
+       has lost MARKET_SYNC_MAX_ATTEMPTS workers fails instead, so a market whose
+       sync kills its worker (memory, the hard time limit) is not tried for ever.
+
+    Each change is a compare-and-set on the state and the stale heartbeat: a job
+    that finished or beat meanwhile is left alone."""
+    now = now or timezone.now()
+    stale = _stale(now)
+    limit = settings.MARKET_SYNC_MAX_ATTEMPTS
+    sent: list[int] = []
+    failed: list[int] = []
+    for job_id in SyncJob.objects.filter(stale, state=SyncJob.State.QUEUED).values_list(
+        "pk", flat=True
+    )[:500]:
+        if SyncJob.objects.filter(stale, pk=job_id, state=SyncJob.State.QUEUED).update(
+            heartbeat_at=now
+        ):
+            log.warning("sync job %s had no message; sent again", job_id)
+            sent.append(job_id)
+    for job in SyncJob.objects.filter(stale, state=SyncJob.State.RUNNING).only(
+        "pk", "market_id", "attempt"
+    )[:500]:
+        lost = SyncJob.objects.filter(stale, pk=job.pk, state=SyncJob.State.RUNNING)
+        with transaction.atomic():
+            if job.attempt >= limit:
+                tries = "1 try" if job.attempt == 1 else f"{job.attempt} tries"
+                error = f"worker lost during sync ({tries})"
+                if not lost.update(
+                    state=SyncJob.State.FAILED, finished_at=now, heartbeat_at=None, error=error
+                ):
+                    continue
+                failed.append(job.pk)
+            else:
+                error = f"worker lost during sync; queued again (try {job.attempt + 1} of {limit})"
+                if not lost.update(state=SyncJob.State.QUEUED, heartbeat_at=now, error=error):
+                    continue
+                sent.append(job.pk)
+            Market.objects.filter(pk=job.market_id).update(last_sync_error=error)
+        log.warning("sync job %s: %s", job.pk, error)
+    for job_id in sent:
+        _send(job_id)
+    return sent, failed

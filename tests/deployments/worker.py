@@ -54,7 +54,12 @@ def new_queue() -> str:
 
 @contextmanager
 def celery_worker(
-    data_dir: Path, queue: str, *, beat: bool = False, env: dict[str, str] | None = None
+    data_dir: Path,
+    queue: str,
+    *,
+    beat: bool = False,
+    env: dict[str, str] | None = None,
+    concurrency: int = 1,
 ) -> Iterator[Worker]:
     """Start ``celery -A portal worker`` (and beat) and wait until it is ready."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +87,7 @@ def celery_worker(
         "-Q",
         queue,
         "-c",
-        "1",
+        str(concurrency),
         "-l",
         "info",
         "--without-gossip",

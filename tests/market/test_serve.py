@@ -175,13 +175,19 @@ def test_only_reads_are_allowed(served: Path) -> None:
         "/markets/main/",
         "/markets/nowhere/market.json",
         "/markets/MAIN/market.json",
-        "/markets/main/apps/app-0/index.json%00",
     ],
 )
 def test_bad_paths_are_404(served: Path, path: str) -> None:
     response = Client().get(path)
 
     assert response.status_code == 404
+
+
+def test_a_nul_in_the_path_is_400_and_serves_nothing(served: Path) -> None:
+    response = Client().get("/markets/main/apps/app-0/index.json%00")
+
+    assert response.status_code == 400
+    assert b"NUL" in response.content
 
 
 def test_storage_that_cannot_be_read_is_503(db: None) -> None:

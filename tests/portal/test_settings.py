@@ -82,3 +82,13 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_a_sync_stale_age_within_one_heartbeat_is_refused(tmp_path: Path) -> None:
+    result = _manage(
+        tmp_path, "check", MARKET_SYNC_HEARTBEAT_SECONDS="10", MARKET_SYNC_STALE_SECONDS="10"
+    )
+    assert result.returncode != 0
+    assert "MARKET_SYNC_STALE_SECONDS must be more than MARKET_SYNC_HEARTBEAT_SECONDS" in (
+        result.stderr
+    )
