@@ -30,12 +30,12 @@ from deployments.selectors.dependents import Dependent, dependents_broken_by
 from deployments.workflow.resolve import install_plan, version_resolve
 from deployments.workflow.steps import STEPS
 from market.models import AppVersion, Market
-from market.package import PackageRefused, read_package
+from market.package import PackageRefused
 from market.package.model import Package
 from market.package.render import deep_merge, merged_values
 from market.package.schema import schema_errors
 from market.package.secrets import MASK, unmask_secrets
-from market.services.fetch import ArchiveMismatch, package_fetch
+from market.services.fetch import ArchiveMismatch, package_load
 from market.storage.base import StorageError, TransientStorageError
 from portal.actors import Actor
 from portal.crypto import decrypt_json, encrypt_json
@@ -82,7 +82,7 @@ def _require_queue() -> None:
 def package_for(version: AppVersion) -> Package:
     """The verified package, for checking values before anything is queued."""
     try:
-        return read_package(package_fetch(version=version))
+        return package_load(version=version)
     except TransientStorageError as exc:
         raise Unavailable(f"Market {version.app.market.name} is unreachable: {exc}") from None
     except (StorageError, ArchiveMismatch) as exc:

@@ -7,6 +7,7 @@ Workflow code uses only this package's public names::
     applied = target.remove(change)                 # uninstall
     target.find(operation_id)                       # ref or None
     target.read(namespace_name, instance_name)      # {path: text} as deployed
+    target.holds(namespace_name, instance_name, m)  # exactly these manifests?
 
 Every method is idempotent by ``Change.operation_id``. ``TargetUnavailable`` is
 transient (retry with backoff); any other ``TargetError`` is a refusal.
@@ -14,6 +15,8 @@ transient (retry with backoff); any other ``TargetError`` is a refusal.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -37,12 +40,19 @@ __all__ = [
 
 
 def gitops_target() -> GitOpsTarget:
-    """The GitOps repository configured in settings (GITOPS_DIR, GITOPS_REMOTE_URL)."""
-    return GitOpsTarget(
-        settings.GITOPS_DIR,
-        remote_url=getattr(settings, "GITOPS_REMOTE_URL", None) or None,
-        pause_before_commit=float(getattr(settings, "GITOPS_FAULT_PAUSE_BEFORE_COMMIT", 0.0)),
+    """The GitOps repository configured in settings (GITOPS_DIR, GITOPS_REMOTE_URL).
+    One object per configuration and process: it remembers that it checked the
+    repository is Ops Market's, a git call saved on every later write."""
+    return _gitops_target(
+        str(settings.GITOPS_DIR),
+        getattr(settings, "GITOPS_REMOTE_URL", None) or None,
+        float(getattr(settings, "GITOPS_FAULT_PAUSE_BEFORE_COMMIT", 0.0)),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _gitops_target(repo_dir: str, remote_url: str | None, pause: float) -> GitOpsTarget:
+    return GitOpsTarget(Path(repo_dir), remote_url=remote_url, pause_before_commit=pause)
 
 
 def target_for(namespace: Namespace) -> DeployTarget:

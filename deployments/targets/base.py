@@ -77,6 +77,11 @@ class DeployTarget(Protocol):
         """The manifests the target holds for the instance (relative path -> text)."""
         ...
 
+    def holds(self, namespace: str, instance: str, manifests: Mapping[str, str]) -> bool:
+        """Whether the target holds exactly ``manifests`` for the instance: the same
+        paths with the same bytes, nothing more (what ``read`` would return)."""
+        ...
+
 
 # --- validation shared by every target ------------------------------------------------
 

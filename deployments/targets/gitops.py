@@ -31,6 +31,7 @@ and system configuration ignored, so nothing outside the repository changes its 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -193,6 +194,23 @@ class GitOpsTarget:
             files[relative] = blobs[start : start + size].decode("utf-8", errors="replace")
             offset = start + size + 1
         return files
+
+    def holds(self, namespace: str, instance: str, manifests: Mapping[str, str]) -> bool:
+        """Compared by git's own object ids at ``HEAD``: one ``ls-tree`` and no file
+        contents, where ``read`` needs a second git call to fetch every blob."""
+        folder = _folder(namespace, instance)
+        # No HEAD yet (a missing repository or one with no commit): git exits non-zero.
+        listing = self._git(
+            "ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", f"{folder}/", check=False
+        )
+        held: dict[str, str] = {}
+        if listing.returncode == 0:
+            for record in listing.stdout.split(b"\0"):
+                if record:
+                    meta, _, path = record.partition(b"\t")
+                    _mode, _kind, sha = meta.decode().split()
+                    held[path.decode("utf-8")[len(folder) + 1 :]] = sha
+        return held == {path: _blob_id(text) for path, text in manifests.items()}
 
     # --- extras of the GitOps target -----------------------------------------------
 
@@ -553,6 +571,13 @@ class GitOpsTarget:
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def _blob_id(text: str) -> str:
+    """The id git gives a file holding ``text`` as UTF-8 (the bytes apply writes)."""
+    data = text.encode("utf-8")
+    # SHA-1 because git's object ids are SHA-1: an id to compare with, not a signature.
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _folder(namespace: str, instance: str) -> str:

@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import datetime, timedelta
 
@@ -149,18 +150,18 @@ def _run_steps(run: Run) -> None:
         name = _unfinished_step(run)
         _fail(run, name, f"worker lost {run.operation.attempt - 1} times during {name}")
         return
+    # A step's success is written with the next step's start, in one statement: the
+    # timeline stays exact and each step costs two round trips instead of three.
+    finished: tuple[OperationStep, str] | None = None
     for step in run.operation.steps.order_by("position"):
         if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
             continue
         if step.name == "record":
-            _succeed(run, step)
+            _succeed(run, step, finished)
             return
-        OperationStep.objects.filter(pk=step.pk).update(
-            state=StepState.RUNNING,
-            started_at=timezone.now(),
-            message="",
-            log=_log_line(f"attempt {run.operation.attempt}: started"),
-        )
+        _steps_advance(finished, step, attempt=run.operation.attempt)
+        finished = None
+        before = copy.deepcopy(run.context)
         try:
             message = STEP_FUNCTIONS[step.name](run)
         except StepTransient as exc:
@@ -172,20 +173,63 @@ def _run_steps(run: Run) -> None:
             OperationStep.objects.filter(pk=step.pk).update(log=_log_line(f"failed: {exc}"))
             _fail(run, step.name, str(exc))
             return
-        _save_context(run)
+        if run.context != before:
+            # Saved before the step counts as done: a worker that dies in between
+            # runs the step again (steps are idempotent) rather than lose its output.
+            _save_context(run)
+        finished = (step, message)
+    if finished is not None:  # no record step (not expected): still record the last one
+        _steps_advance(finished, None, attempt=run.operation.attempt)
+
+
+def _steps_advance(
+    finished: tuple[OperationStep, str] | None, started: OperationStep | None, *, attempt: int
+) -> None:
+    """Mark ``finished`` succeeded with its message and ``started`` running, in one
+    UPDATE of both rows."""
+    now = timezone.now()
+    if finished is not None and started is None:
+        step, message = finished
         OperationStep.objects.filter(pk=step.pk).update(
             state=StepState.SUCCEEDED,
-            finished_at=timezone.now(),
+            finished_at=now,
             message=message[:1000],
             log=_log_line(message),
         )
+        return
+    assert started is not None
+    start_line = f"attempt {attempt}: started"
+    if finished is None:
+        OperationStep.objects.filter(pk=started.pk).update(
+            state=StepState.RUNNING, started_at=now, message="", log=_log_line(start_line)
+        )
+        return
+    step, message = finished
+    done = When(pk=step.pk, then=Value(StepState.SUCCEEDED))
+    OperationStep.objects.filter(pk__in=[step.pk, started.pk]).update(
+        state=Case(done, default=Value(StepState.RUNNING)),
+        started_at=Case(When(pk=started.pk, then=Value(now)), default=F("started_at")),
+        finished_at=Case(When(pk=step.pk, then=Value(now)), default=F("finished_at")),
+        message=Case(When(pk=step.pk, then=Value(message[:1000])), default=Value("")),
+        log=Concat(
+            F("log"),
+            Case(
+                When(pk=step.pk, then=Value(_stamped(message))),
+                default=Value(_stamped(start_line)),
+            ),
+            output_field=TextField(),
+        ),
+    )
 
 
 def _log_line(text: str) -> Concat:
     """Append one timestamped line to the step's log, in the database (a redelivered
     attempt adds to what the dead one wrote)."""
-    stamp = timezone.now().strftime("%H:%M:%S")
-    return Concat(F("log"), Value(f"{stamp} {text[:1000]}\n"), output_field=TextField())
+    return Concat(F("log"), Value(_stamped(text)), output_field=TextField())
+
+
+def _stamped(text: str) -> str:
+    return f"{timezone.now().strftime('%H:%M:%S')} {text[:1000]}\n"
 
 
 def _unfinished_step(run: Run) -> str:
@@ -198,7 +242,11 @@ def _unfinished_step(run: Run) -> str:
     return step.name if step else "record"
 
 
-def _succeed(run: Run, step: OperationStep) -> None:
+def _succeed(
+    run: Run, step: OperationStep, last_step: tuple[OperationStep, str] | None = None
+) -> None:
+    """Record the revision and the final states in one transaction, with the success
+    of the step before ``record`` (``last_step``) when it is not written yet."""
     operation, instance = run.operation, run.instance
     now = timezone.now()
     with transaction.atomic():
@@ -247,9 +295,25 @@ def _succeed(run: Run, step: OperationStep) -> None:
         if finished != 1:  # another delivery finished it meanwhile
             transaction.set_rollback(True)
             return
-        OperationStep.objects.filter(pk=step.pk).update(
-            state=StepState.SUCCEEDED, started_at=now, finished_at=now, message=message
-        )
+        if last_step is None:
+            OperationStep.objects.filter(pk=step.pk).update(
+                state=StepState.SUCCEEDED, started_at=now, finished_at=now, message=message
+            )
+        else:
+            last, last_message = last_step
+            OperationStep.objects.filter(pk__in=[step.pk, last.pk]).update(
+                state=StepState.SUCCEEDED,
+                started_at=Case(When(pk=step.pk, then=Value(now)), default=F("started_at")),
+                finished_at=now,
+                message=Case(
+                    When(pk=step.pk, then=Value(message)), default=Value(last_message[:1000])
+                ),
+                log=Concat(
+                    F("log"),
+                    Case(When(pk=last.pk, then=Value(_stamped(last_message))), default=Value("")),
+                    output_field=TextField(),
+                ),
+            )
         audit_record(
             actor=Actor.system(),
             action=f"operation.{operation.kind}.succeeded",

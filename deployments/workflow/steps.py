@@ -30,11 +30,11 @@ from deployments.workflow.manifests import (
 )
 from deployments.workflow.rendering import instance_render
 from market.models import AppVersion
-from market.package import PackageRefused, read_package
+from market.package import PackageRefused
 from market.package.model import Package
 from market.package.render import InstanceContext, RenderError, merged_values
 from market.package.render_limits import RenderLimitExceeded
-from market.services.fetch import ArchiveMismatch, package_fetch
+from market.services.fetch import ArchiveMismatch, package_load
 from market.storage.base import StorageError, TransientStorageError
 from portal.crypto import decrypt_json, encrypt_json
 
@@ -51,8 +51,9 @@ class Run:
     operation: Operation
     instance: Instance
     context: dict[str, Any]
-    # The package read once per attempt: fetch, validate and render all need it.
+    # Read once per attempt: resolve, fetch, validate and render all need them.
     _package: Package | None = None
+    _app_version: AppVersion | None = None
 
     @property
     def kind(self) -> str:
@@ -79,6 +80,8 @@ class Run:
         return values if isinstance(values, dict) else {}
 
     def app_version(self) -> AppVersion:
+        if self._app_version is not None:
+            return self._app_version
         row = (
             AppVersion.objects.select_related("app", "app__market")
             .filter(pk=int(self.context.get("version_id") or 0))
@@ -89,6 +92,7 @@ class Run:
                 f"{self.instance.app_name} {self.context.get('version')} is no longer in"
                 " its market; it was removed since the operation was queued."
             )
+        self._app_version = row
         return row
 
     def package(self) -> Package:
@@ -98,15 +102,13 @@ class Run:
 
     def _read_package(self) -> Package:
         try:
-            data = package_fetch(version=self.app_version())
+            return package_load(version=self.app_version())
         except ArchiveMismatch as exc:
             raise StepFailed(str(exc)) from None
         except TransientStorageError as exc:
             raise StepTransient(f"market storage unreachable: {exc}") from None
         except StorageError as exc:
             raise StepFailed(f"archive unavailable: {exc}") from None
-        try:
-            return read_package(data)
         except PackageRefused as exc:
             raise StepFailed(f"archive refused: {exc}") from None
 
@@ -234,23 +236,30 @@ def step_apply(run: Run) -> str:
 
 def step_verify(run: Run) -> str:
     target = target_for(run.instance.namespace)
-    try:
-        files = target.read(run.instance.namespace.name, run.instance.name)
-    except TargetUnavailable as exc:
-        raise StepTransient(str(exc)) from None
+    namespace, name = run.instance.namespace.name, run.instance.name
     if run.kind == OperationKind.UNINSTALL:
+        try:
+            files = target.read(namespace, name)
+        except TargetUnavailable as exc:
+            raise StepTransient(str(exc)) from None
         if files:
             raise StepFailed(f"{len(files)} files of the instance are still in the target")
         return "no file of the instance is left in the target"
-    if manifests_digest(files) != run.context["digest"]:
+    manifests = decrypt_json(run.context["manifests"])
+    try:
+        held = target.holds(namespace, name, manifests)
+    except TargetUnavailable as exc:
+        raise StepTransient(str(exc)) from None
+    if not held:
         raise StepFailed("the target holds other files than the ones rendered")
-    problems = manifest_problems(files, namespace=run.instance.namespace.name)
+    # The target holds these very bytes: checking them checks what it holds.
+    problems = manifest_problems(manifests, namespace=namespace)
     if problems:
         shown = "; ".join(problems[:5]) + (
             f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         )
         raise StepFailed(f"manifests a GitOps controller would refuse: {shown}")
-    return f"{len(files)} files match the rendered digest and are Kubernetes objects"
+    return f"{len(manifests)} files match the rendered ones and are Kubernetes objects"
 
 
 def step_record(run: Run) -> str:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, Undefined, nodes
+from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Environment
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -49,6 +52,37 @@ class _PackageLoader(BaseLoader):
             raise TemplateNotFound(template)
         # The file name is the package path so that tracebacks name it.
         return self.templates[template], template, lambda: True
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Compiled template code by (template path, sha1 of its source), in memory.
+
+    Compiling is most of a render's cost for small templates, and the same package
+    versions are rendered over and over (every install, upgrade and preview). The
+    code depends on the source and on this module's one environment setup only, so
+    sharing it between packages with an identical template is safe; no rendered
+    value is ever stored. Bounded; least recently used first out."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._codes: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            code = self._codes.get((bucket.key, bucket.checksum))
+            if code is not None:
+                self._codes.move_to_end((bucket.key, bucket.checksum))
+                bucket.code = code
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            self._codes[(bucket.key, bucket.checksum)] = bucket.code
+            while len(self._codes) > self._max:
+                self._codes.popitem(last=False)
+
+
+_COMPILED = _CompiledTemplates(max_entries=2048)
 
 
 class _NoFoldingCodeGenerator(CodeGenerator):
@@ -125,6 +159,7 @@ def make_environment(
         autoescape=False,
         keep_trailing_newline=True,
         optimized=False,  # the optimizer folds constants: see _NoFoldingCodeGenerator
+        bytecode_cache=_COMPILED,
     )
     env.filters.update(to_yaml=_to_yaml, b64encode=_b64encode, quote=_quote)
     return env

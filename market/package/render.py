@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -14,6 +14,7 @@ from market.package.errors import PackageRefused, one_line
 from market.package.jinja import make_environment
 from market.package.model import Package
 from market.package.render_limits import RenderLimitExceeded, RenderLimits, run_limited
+from market.package.render_server import run_served
 from market.package.schema import schema_errors
 from market.package.secrets import MASK, mask_secrets
 
@@ -255,15 +256,32 @@ def _render(
     context = _context(package, merged, instance, resources)
     masked_context = _context(package, mask_secrets(merged, paths), instance, resources)
     limits = RenderLimits.from_settings()
+    # Only what rendering reads crosses to the render child: no docs, icon or files.
+    templates_only = replace(package, files={}, docs={}, readme=None, icon=None)
+    return run_served(
+        _render_both,
+        templates_only,
+        context,
+        masked_context if masked_copy else None,
+        limits,
+        secrets,
+        limits=limits,
+    )
 
-    def both() -> RenderedTemplates:
-        manifests = _render_all(package, context, limits, secrets=secrets)
-        if not masked_copy:
-            return RenderedTemplates(manifests=manifests, masked={})
-        masked = _render_all(package, masked_context, limits, secrets=secrets, masked=True)
-        return RenderedTemplates(manifests=manifests, masked=masked)
 
-    return run_limited(both, limits=limits)
+def _render_both(
+    package: Package,
+    context: dict[str, Any],
+    masked_context: dict[str, Any] | None,
+    limits: RenderLimits,
+    secrets: list[str],
+) -> RenderedTemplates:
+    """Runs in the render child: the manifests, and the masked copy when asked."""
+    manifests = _render_all(package, context, limits, secrets=secrets)
+    if masked_context is None:
+        return RenderedTemplates(manifests=manifests, masked={})
+    masked = _render_all(package, masked_context, limits, secrets=secrets, masked=True)
+    return RenderedTemplates(manifests=manifests, masked=masked)
 
 
 def _render_all(

@@ -81,7 +81,7 @@ class RenderLimits:
         )
 
 
-def _address_space_bytes() -> int:
+def address_space_bytes() -> int:
     with open("/proc/self/statm", "rb") as statm:
         pages = int(statm.read().split()[0])
     return pages * os.sysconf("SC_PAGE_SIZE")
@@ -91,7 +91,7 @@ def _child(function: Callable[[], Any], limits: RenderLimits, write_fd: int) -> 
     """Runs in the forked child; never returns."""
     status = 0
     try:
-        ceiling = _address_space_bytes() + limits.memory_bytes
+        ceiling = address_space_bytes() + limits.memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
         cpu = math.ceil(limits.timeout_seconds) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))

@@ -262,6 +262,20 @@ def test_read_shows_the_committed_files_not_a_dirty_tree(repo: Path, target: Git
     assert target.read("team-a", "web") == {"a.yaml": "ä: ünïcode\n"}
 
 
+def test_holds_is_true_for_exactly_the_committed_files(repo: Path, target: GitOpsTarget) -> None:
+    assert not target.holds("team-a", "web", {"a.yaml": "a"})  # no repository yet
+    assert target.holds("team-a", "web", {})
+    committed = {"a.yaml": "ä: ünïcode\n", "deep/b.yaml": "b: 1\n"}
+    target.apply(make_change(), committed)
+    (repo / "team-a" / "web" / "a.yaml").write_text("half-written")  # the tree is not HEAD
+
+    assert target.holds("team-a", "web", committed)
+    assert not target.holds("team-a", "web", {**committed, "a.yaml": "ä: other\n"})
+    assert not target.holds("team-a", "web", {"a.yaml": "ä: ünïcode\n"})  # one is missing
+    assert not target.holds("team-a", "web", {**committed, "c.yaml": "c"})  # one too many
+    assert not target.holds("team-a", "other", committed)
+
+
 # --- hostile input ---------------------------------------------------------------------
 
 
