@@ -110,7 +110,9 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page.get_by_role("tab", name="Revisions").click()
     expect(page.locator('[data-revision="1"]')).to_contain_text("current")
     page.get_by_role("tab", name="Dependencies").click()
-    expect(page.get_by_role("link", name="redis-lite")).to_be_visible()
+    expect(
+        page.get_by_role("tabpanel", name="Dependencies").get_by_role("link", name="redis-lite")
+    ).to_be_visible()
 
     # Upgrade: preview the dry run, nothing changes.
     page.get_by_role("link", name="Upgrade", exact=True).click()
@@ -169,7 +171,7 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
 
     # Uninstalling a dependency that web-app still needs offers "force".
     page.get_by_role("tab", name="Dependencies").click()
-    page.get_by_role("link", name="redis-lite").click()
+    page.get_by_role("tabpanel", name="Dependencies").get_by_role("link", name="redis-lite").click()
     page.wait_for_url("**/instances/pay-prod/redis-lite/")
     page.get_by_role("button", name="Uninstall").click()
     dialog = page.locator("dialog#uninstall-dialog")
