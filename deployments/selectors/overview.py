@@ -30,12 +30,14 @@ STATUS_TONES = {
 FAILED_STATES = (OperationState.FAILED, OperationState.ROLLED_BACK)
 
 # Drawing units of the two small charts (SVG viewBoxes the browser scales).
-BAR_LABEL_WIDTH = 92
-BAR_WIDTH = 300
+CHART_WIDTH = 420
+BAR_LABEL_WIDTH = 96
+BAR_WIDTH = CHART_WIDTH
 BAR_ROW = 22
-DAY_WIDTH = 300
-DAY_HEIGHT = 100
-DAY_PLOT = 66
+DAY_WIDTH = CHART_WIDTH
+DAY_TOP = 16  # room above the tallest column for its count
+DAY_PLOT = 64
+DAY_HEIGHT = DAY_TOP + DAY_PLOT + 22
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,20 @@ class Overview:
         return BAR_LABEL_WIDTH
 
     @property
+    def chart_width(self) -> int:
+        return CHART_WIDTH
+
+    @property
     def day_chart_height(self) -> int:
         return DAY_HEIGHT
 
     @property
     def day_label_y(self) -> int:
-        return DAY_PLOT + 22
+        return DAY_TOP + DAY_PLOT + 16
 
     @property
     def baseline_y(self) -> int:
-        return DAY_PLOT + 8
+        return DAY_TOP + DAY_PLOT
 
 
 def _status_counts(rows: dict[str, int]) -> list[StatusCount]:
@@ -142,7 +148,7 @@ def _day_counts(rows: dict[date, int], *, today: date, days: int) -> list[DayCou
                 x=round(index * slot + slot * 0.2, 2),
                 width=round(slot * 0.6, 2),
                 height=height,
-                y=round(DAY_PLOT - height + 8, 2),
+                y=round(DAY_TOP + DAY_PLOT - height, 2),
             )
         )
     return result

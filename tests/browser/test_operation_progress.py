@@ -210,3 +210,85 @@ def test_the_badge_progress_and_nested_dependency_follow_the_operation_live(
     expect(page.locator("#operation-title .status-badge")).to_have_text("Succeeded")
     assert Instance.objects.get(pk=instance.pk).current_revision.number == 3  # type: ignore[union-attr]
     assert errors == []
+
+
+def test_home_counts_and_charts_and_the_catalogue_marks_what_you_run(
+    page: Page, market: Market
+) -> None:
+    operator = make_user("olga")
+    team = make_team("payments", members={operator: Role.OPERATOR})
+    namespace = make_namespace(team, "pay-prod")
+    actor = Actor(user=operator)
+    # web-app 1.0.0 with its dependency, deployed: an upgrade (1.2.0) is out.
+    install = instance_install(
+        actor=actor,
+        namespace=namespace,
+        name="web-app",
+        market=market,
+        app="web-app",
+        version="1.0.0",
+        values={"replicas": 2},
+    )
+    operation_execute(str(install.operation.pk))
+    # An upgrade to 1.2.0 that verify refuses: rolled back, a failed operation today.
+    web = Instance.objects.get(pk=install.instance.pk)
+    operation_execute(
+        str(instance_upgrade(actor=actor, instance=web, version="1.2.0").operation.pk)
+    )
+    # Another team's instance: never counted for olga.
+    other = make_namespace(make_team("ops"), "ops-prod")
+    theirs = instance_install(
+        actor=Actor(user=make_user("root", staff=True)),
+        namespace=other,
+        name="cache",
+        market=market,
+        app="redis-lite",
+        version="1.0.0",
+    )
+    operation_execute(str(theirs.operation.pk))
+    errors = ConsoleErrors()
+    errors.watch(page)
+    page.set_viewport_size(LAPTOP)  # type: ignore[arg-type]
+    log_in(page, operator.username, PASSWORD)
+
+    page.goto("/")
+    stats = page.locator(".overview__stats")
+    expect(stats.locator('[data-stat="instances"] .stat__value')).to_have_text("2")
+    expect(stats.locator('[data-stat="upgrades"] .stat__value')).to_have_text("1")
+    expect(stats.locator('[data-stat="failed"] .stat__value')).to_have_text("1")
+    chart = page.locator("#chart-status")
+    expect(chart).to_be_visible()
+    expect(chart.locator('[data-status="deployed"]')).to_have_attribute("data-count", "2")
+    expect(chart.locator('[data-status="failed"]')).to_have_attribute("data-count", "0")
+    bar = chart.locator('[data-status="deployed"] rect').bounding_box()
+    assert bar is not None and bar["width"] > 50  # drawn, not an empty frame
+    failures = page.locator("#chart-failed .overview-chart__day")
+    expect(failures).to_have_count(7)
+    expect(failures.last).to_have_attribute("data-count", "1")
+    expect(failures.last.locator("rect")).to_be_visible()
+    screenshot(page, "home-overview", full_page=False)
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    no_horizontal_scroll(page)
+    screenshot(page, "home-overview-phone")
+
+    page.set_viewport_size(LAPTOP)  # type: ignore[arg-type]
+    page.goto("/market/")
+    card = page.locator('[data-app="web-app"]')
+    expect(card.locator(".app-card__installed")).to_contain_text(
+        "Installed in pay-prod/web-app, version 1.0.0"
+    )
+    expect(page.locator('[data-app="redis-lite"] .app-card__installed')).to_contain_text(
+        "pay-prod/redis-lite"
+    )
+    expect(page.locator(".app-card__installed", has_text="ops-prod")).to_have_count(0)
+    screenshot(page, "catalogue-installed", full_page=False)
+    card.locator(".app-card__installed a").click()
+    page.wait_for_url("**/instances/pay-prod/web-app/")
+    page.goto("/market/apps/web-app/")
+    expect(page.locator(".app-installed")).to_contain_text(
+        "Installed in pay-prod/web-app, version 1.0.0"
+    )
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    no_horizontal_scroll(page)
+    screenshot(page, "app-installed-phone", full_page=False)
+    assert errors == []
