@@ -47,8 +47,10 @@ BADGE = re.compile(
 
 
 def badge(html: str, element_id: str) -> str:
-    """The text of the first status badge inside the element with ``element_id``."""
-    found = BADGE.search(html, html.index(f'id="{element_id}"'))
+    """The text of the first status badge after the element with ``element_id``
+    (or after ``element_id`` itself when it is an attribute, ``name="value"``)."""
+    anchor = element_id if "=" in element_id else f'id="{element_id}"'
+    found = BADGE.search(html, html.index(anchor))
     assert found, html
     return unescape(found.group(1)).strip()
 
@@ -159,6 +161,8 @@ def test_the_instance_page_says_rolling_back_while_a_rollback_runs(
     assert badge(running, "instance-status") == "Rolling back"
     assert badge(running, "operation-title") == "Rolling back"
     assert "Upgrading" not in running and ">Queued<" not in running
+    listing = client.get("/instances/").content.decode()
+    assert badge(listing, 'data-instance="pay-prod/cache"') == "Rolling back"
     live = partial.content.decode()
     assert "HX-Refresh" not in partial
     assert badge(live, "instance-status") == "Rolling back"
