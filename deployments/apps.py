@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class DeploymentsConfig(AppConfig):
     name = "deployments"
     verbose_name = "Deployments"
+
+    def ready(self) -> None:
+        # The catalogue marks installed apps without importing this app
+        # (market/selectors/installed.py says why).
+        from deployments.selectors.overview import installations_by_app
+        from market.selectors.installed import installed_reader_register
+
+        installed_reader_register(installations_by_app)

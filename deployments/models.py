@@ -85,6 +85,16 @@ class Instance(models.Model):
     def __str__(self) -> str:
         return f"{self.namespace.name}/{self.name}"
 
+    @property
+    def status_label(self) -> str:
+        """Worded with the active operation that the selectors annotate
+        (``active_kind``, ``active_state``: deployments.selectors.instances)."""
+        return instance_label(
+            status=self.status,
+            active_kind=getattr(self, "active_kind", None) or "",
+            active_state=getattr(self, "active_state", None) or "",
+        )
+
 
 class Revision(models.Model):
     """What one successful apply wrote: kept in the database, so no size limit.
@@ -136,6 +146,48 @@ class OperationState(models.TextChoices):
 
 ACTIVE_OPERATION_STATES = (OperationState.QUEUED, OperationState.RUNNING)
 
+# What an operation of each kind is doing while it runs: an instance being rolled
+# back is stored as `upgrading` (SPEC section 5 has no other state for it), and
+# people must read "Rolling back".
+KIND_DOING = {
+    OperationKind.INSTALL: "Installing",
+    OperationKind.UPGRADE: "Upgrading",
+    OperationKind.ROLLBACK: "Rolling back",
+    OperationKind.UNINSTALL: "Uninstalling",
+}
+# Instance states that only last while an operation runs.
+BUSY_INSTANCE_STATES = (
+    InstanceStatus.INSTALLING,
+    InstanceStatus.UPGRADING,
+    InstanceStatus.UNINSTALLING,
+)
+
+
+def operation_label(*, kind: str, state: str, undoing: bool = False, retrying: bool = False) -> str:
+    """The one wording of an operation's state for people: every badge, list and
+    heading says it this way. A running operation says what it does ("Rolling
+    back"), not that it runs; one undoing a failed apply, or waiting out a
+    transient failure, says that instead."""
+    if state == OperationState.RUNNING:
+        if undoing:
+            return "Undoing"
+        if retrying:
+            return "Waiting to retry"
+        return KIND_DOING.get(kind, "Running")  # type: ignore[call-overload]
+    return state.replace("_", " ").capitalize() or "Unknown"
+
+
+def instance_label(*, status: str, active_kind: str = "", active_state: str = "") -> str:
+    """The one wording of an instance's status for people. While an operation is
+    active the stored status is coarse (a rollback is `upgrading`), so the
+    operation names it: "Rolling back", or "Rollback queued" before a worker
+    took it."""
+    if status in BUSY_INSTANCE_STATES and active_kind in KIND_DOING:
+        if active_state == OperationState.QUEUED:
+            return f"{OperationKind(active_kind).label} queued"
+        return KIND_DOING[active_kind]  # type: ignore[index]
+    return status.replace("_", " ").capitalize() or "Unknown"
+
 
 class Operation(models.Model):
     """One install / upgrade / rollback / uninstall of an instance, run by the engine."""
@@ -153,6 +205,13 @@ class Operation(models.Model):
     values_encrypted = models.TextField(blank=True)
     from_revision = models.ForeignKey(
         Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The operation that asked for this one: a dependency's install points at the
+    # install of the instance that needs it, so pages nest it there. (The engine's
+    # own ordering is ``params["after"]`` on the cause; this is the reverse link,
+    # indexed, for reads.)
+    caused_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="caused"
     )
     result_revision = models.ForeignKey(
         Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -192,6 +251,15 @@ class Operation(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_OPERATION_STATES
+
+    @property
+    def status_label(self) -> str:
+        return operation_label(
+            kind=self.kind,
+            state=self.state,
+            undoing="failure" in (self.context or {}),
+            retrying=self.retry_at is not None,
+        )
 
 
 class StepState(models.TextChoices):

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from deployments.models import Namespace
+    from deployments.selectors.overview import Overview
     from market.services.demo import DemoReport
     from portal.actors import Actor
     from portal.models import Team
@@ -26,6 +27,13 @@ def team_namespaces(*, user: AnyUser, team: str) -> QuerySet[Namespace]:
     from deployments.selectors.namespaces import namespace_list
 
     return namespace_list(user=user, team=team)
+
+
+def home_overview(*, user: AnyUser) -> Overview:
+    """The home page's counts and charts of the instances `user` may see."""
+    from deployments.selectors.overview import instance_overview
+
+    return instance_overview(user=user)
 
 
 def team_namespace_create(

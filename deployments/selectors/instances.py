@@ -12,13 +12,26 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
-from deployments.models import Instance, Operation, Revision
+from deployments.models import ACTIVE_OPERATION_STATES, Instance, Operation, Revision
 from deployments.workflow.manifests import resources_of
 from market.models import App
 from market.semver import InvalidVersion, parse_version
 from portal.permissions import AnyUser, filter_visible, get_visible_or_404
 
 TEAM = "namespace__team"
+
+
+def with_active_operation(rows: QuerySet[Instance]) -> QuerySet[Instance]:
+    """Each instance with the kind and state of its active operation (at most one:
+    a partial unique index), for ``Instance.status_label``: two subqueries, not a
+    query per row."""
+    active = Operation.objects.filter(
+        instance=OuterRef("pk"), state__in=ACTIVE_OPERATION_STATES
+    ).order_by()
+    return rows.annotate(
+        active_kind=Subquery(active.values("kind")[:1]),
+        active_state=Subquery(active.values("state")[:1]),
+    )
 
 
 def instance_list(
@@ -30,7 +43,9 @@ def instance_list(
     )[:1]
     rows = filter_visible(
         user,
-        Instance.objects.select_related("namespace", "namespace__team", "market"),
+        with_active_operation(
+            Instance.objects.select_related("namespace", "namespace__team", "market")
+        ),
         team_field=TEAM,
     ).annotate(latest_version=Subquery(latest))
     if namespace:
@@ -54,8 +69,10 @@ def upgrade_available(version: str, latest: str | None) -> bool:
 def instance_get(*, user: AnyUser, namespace: str, name: str) -> Instance:
     return get_visible_or_404(
         user,
-        Instance.objects.select_related(
-            "namespace", "namespace__team", "market", "current_revision"
+        with_active_operation(
+            Instance.objects.select_related(
+                "namespace", "namespace__team", "market", "current_revision"
+            )
         ),
         team_field=TEAM,
         namespace__name=namespace,
@@ -67,9 +84,9 @@ def operation_get(*, user: AnyUser, operation_id: str) -> Operation:
     try:
         return get_visible_or_404(
             user,
-            Operation.objects.select_related("instance", "instance__namespace").prefetch_related(
-                "steps"
-            ),
+            Operation.objects.select_related(
+                "instance", "instance__namespace", "caused_by__instance__namespace"
+            ).prefetch_related("steps"),
             team_field="instance__namespace__team",
             pk=operation_id,
         )
@@ -78,7 +95,11 @@ def operation_get(*, user: AnyUser, operation_id: str) -> Operation:
 
 
 def instance_operations(instance: Instance, limit: int = 20) -> list[Operation]:
-    return list(instance.operations.prefetch_related("steps").order_by("-created_at")[:limit])
+    return list(
+        instance.operations.select_related("caused_by__instance__namespace")
+        .prefetch_related("steps")
+        .order_by("-created_at")[:limit]
+    )
 
 
 def instance_revisions(instance: Instance) -> QuerySet[Revision]:

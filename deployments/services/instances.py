@@ -265,6 +265,11 @@ def instance_install(
             },
             values=user_values,
         )
+        Operation.objects.filter(pk__in=[op.pk for op in dependency_operations]).update(
+            caused_by=operation
+        )
+        for dependency_operation in dependency_operations:
+            dependency_operation.caused_by = operation
         audit_record(
             actor=actor,
             action="instance.install",

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from deployments.models import Instance, InstanceStatus, Operation
+from deployments.models import InstanceStatus, Operation
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
@@ -21,7 +21,9 @@ from deployments.selectors.instances import (
     revision_diff,
     upgrade_available,
     values_yaml,
+    with_active_operation,
 )
+from deployments.selectors.operations import operation_card
 from deployments.views.common import breadcrumbs
 from portal.models import Role
 from portal.permissions import has_team_role
@@ -55,7 +57,7 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
     revision = instance.current_revision
     operations = instance_operations(instance)
     shown = _shown_operation(operations, request.GET.get("operation", ""))
-    dependents = list(instance.dependents.select_related("namespace"))
+    dependents = list(with_active_operation(instance.dependents.select_related("namespace")))
     # An operator may change the instance only while no operation runs on it.
     can_change = has_team_role(request.user, instance.namespace.team, Role.OPERATOR) and not any(
         op.is_active for op in operations
@@ -74,7 +76,7 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         row["fields"] = {"revision": row["revision"].number}
         if row["breaks"]:
             row["fields"]["force"] = "1"
-    depends_on = list(instance.depends_on.select_related("namespace"))
+    depends_on = list(with_active_operation(instance.depends_on.select_related("namespace")))
     # Each link with the range it rests on and whether the versions running now
     # still meet it: a forced change shows here as a broken link.
     for dependency in depends_on:
@@ -93,7 +95,8 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "revisions": revisions,
         "operations": operations,
         "shown": shown,
-        "shown_steps_url": steps_url(shown) if shown else "",
+        "card": operation_card(shown) if shown else None,
+        "steps_url": steps_url(shown) if shown else "",
         "depends_on": depends_on,
         "dependents": dependents,
         "dependency_count": len(depends_on) + len(dependents),
@@ -113,17 +116,22 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
 def operation_steps_view(
     request: HttpRequest, namespace: str, name: str, operation_id: str
 ) -> HttpResponse:
-    """The step timeline of one operation, polled by the instance page while the
-    operation runs. Once it has finished, a polling page is told to reload, so
-    its status, revisions and values show the outcome too."""
+    """The live card of one operation (badge, progress, steps, chart, dependency
+    installs) and the instance's status badge, polled by the instance page while
+    the operation runs. Once it has finished, a polling page is told to reload, so
+    its revisions and values show the outcome too."""
     operation = operation_get(user=request.user, operation_id=operation_id)
-    instance: Instance = operation.instance
-    if (instance.namespace.name, instance.name) != (namespace, name):
+    instance = instance_get(user=request.user, namespace=namespace, name=name)
+    if operation.instance_id != instance.pk:
         raise Http404("No such operation on this instance.")
     response = render(
         request,
-        "deployments/_steps.html",
-        {"operation": operation, "steps_url": steps_url(operation)},
+        "deployments/_operation_live.html",
+        {
+            "card": operation_card(operation),
+            "instance": instance,
+            "steps_url": steps_url(operation),
+        },
     )
     if request.headers.get("HX-Request") and not operation.is_active:
         response["HX-Refresh"] = "true"

@@ -17,6 +17,7 @@ from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
 
 from market.models import App, AppVersion, Market, SyncJob
 from market.selectors.catalogue import catalogue_apps
+from market.selectors.installed import Installation
 from market.semver import InvalidVersion, Version, parse_version
 from portal.models import Role
 from portal.permissions import is_staff, teams_with_role
@@ -33,6 +34,8 @@ class CatalogueEntry:
     name: str
     app: App
     offers: list[App] = field(default_factory=list)
+    # Where the viewer runs this app (market.selectors.installed.installed_mark).
+    installed: list[Installation] = field(default_factory=list)
 
     @property
     def updated(self) -> datetime | None:

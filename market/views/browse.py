@@ -30,6 +30,7 @@ from market.selectors.catalogue import (
     catalogue_categories,
     market_names,
 )
+from market.selectors.installed import installed_by_app, installed_mark
 from market.services.publish import can_publish
 from portal.models import Role
 from portal.permissions import teams_with_role
@@ -57,6 +58,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         sort=filters["sort"],
         page=request.GET.get("page"),
     )
+    installed_mark(user=request.user, entries=page.object_list)
     params = request.GET
     context: dict[str, Any] = {
         "form": form,
@@ -161,6 +163,7 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
         "dependencies": app_dependencies(app=found, version=selected),
         "docs": [{"doc": d, "url": docs_url(doc_slug(d.path))} for d in docs],
         "offers": list(app_offers(name=found.name)),
+        "installed": installed_by_app(user=request.user, names=[found.name]).get(found.name, []),
         "can_publish": can_publish(request.user, found.market),
         "can_install": teams_with_role(request.user, Role.OPERATOR).exists(),
         "active_tab": "versions" if asked else "readme",

@@ -112,6 +112,16 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+@register.filter
+def duration(seconds: Any) -> str:
+    """Seconds as ``format_duration`` words them; empty for no number."""
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        return ""
+    return format_duration(float(seconds))
+
+
 class ContainerNode(template.Node):
     """A component with a body: the body is rendered first, then handed to the
     component's function as ``body``, and the result fills the component template."""

@@ -6,13 +6,15 @@ from django.shortcuts import render
 from django.views import defaults
 
 from portal.api.errors import body_too_large, error_json
+from portal.seams import home_overview
 from portal.selectors.health import health_report
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     memberships = request.user.memberships.select_related("team")  # type: ignore[union-attr]
-    return render(request, "portal/home.html", {"memberships": memberships})
+    context = {"memberships": memberships, "overview": home_overview(user=request.user)}
+    return render(request, "portal/home.html", context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -9,13 +9,10 @@ install-form.png, instance-detail.png, upgrade-preview.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 from playwright.sync_api import Page, expect
 
 from deployments.models import Instance, Operation
@@ -25,7 +22,7 @@ from portal.models import Role
 from tests.browser.support import log_in, screenshot
 from tests.browser.test_components import ConsoleErrors
 from tests.deployments.apps import workflow_market
-from tests.deployments.worker import new_queue
+from tests.deployments.conftest import unconsumed_queue  # noqa: F401 - a fixture
 from tests.factories import PASSWORD, make_team, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -35,23 +32,15 @@ LAPTOP = {"width": 1366, "height": 768}
 
 
 @pytest.fixture
-def unconsumed_queue(settings: Any) -> Iterator[str]:
-    settings.WORKFLOW_QUEUE = new_queue()
-    yield settings.WORKFLOW_QUEUE
-    broker = str(django_settings.CELERY_BROKER_URL)
-    if broker.startswith("redis"):  # the queue's messages, which nothing consumed
-        redis.Redis.from_url(broker).delete(settings.WORKFLOW_QUEUE)
-
-
-@pytest.fixture
 def market(tmp_path: Path, settings: Any) -> Market:
     settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
     settings.GITOPS_DIR = tmp_path / "gitops"
     return workflow_market(tmp_path)
 
 
+@pytest.mark.usefixtures("unconsumed_queue")
 def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
-    page: Page, market: Market, unconsumed_queue: str
+    page: Page, market: Market
 ) -> None:
     operator = make_user("olga")
     make_team("payments", members={operator: Role.OPERATOR})
@@ -92,8 +81,9 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page.wait_for_url("**/instances/pay-prod/web-app/")
     expect(page.locator(".flash--success")).to_contain_text("Installing web-app 1.1.0")
     timeline = page.locator("#operation-steps")
+    live = page.locator("#operation-live")
     expect(timeline.locator(".step-timeline__step")).to_have_count(7)
-    expect(timeline).to_have_attribute("hx-trigger", "every 2s")
+    expect(live).to_have_attribute("hx-trigger", "every 2s")
 
     # What a worker would do; the polling page reloads once the operation has finished.
     for operation in Operation.objects.filter(instance__namespace__name="pay-prod").order_by(
@@ -103,7 +93,7 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     summary = page.locator(".instance-summary")
     expect(summary.locator('.status-badge[data-state="deployed"]')).to_be_visible(timeout=15_000)
     expect(timeline.locator('.step-timeline__step[data-state="succeeded"]')).to_have_count(7)
-    expect(timeline).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(live).not_to_have_attribute("hx-trigger", "every 2s")
     expect(page.locator(".instance-summary")).to_contain_text("upgrade available: 1.2.0")
     expect(page.locator("#instance-values")).to_contain_text("apiKey: '********'")
     assert SECRET not in page.content()
@@ -120,7 +110,9 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     page.get_by_role("tab", name="Revisions").click()
     expect(page.locator('[data-revision="1"]')).to_contain_text("current")
     page.get_by_role("tab", name="Dependencies").click()
-    expect(page.get_by_role("link", name="redis-lite")).to_be_visible()
+    expect(
+        page.get_by_role("tabpanel", name="Dependencies").get_by_role("link", name="redis-lite")
+    ).to_be_visible()
 
     # Upgrade: preview the dry run, nothing changes.
     page.get_by_role("link", name="Upgrade", exact=True).click()
@@ -179,7 +171,7 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
 
     # Uninstalling a dependency that web-app still needs offers "force".
     page.get_by_role("tab", name="Dependencies").click()
-    page.get_by_role("link", name="redis-lite").click()
+    page.get_by_role("tabpanel", name="Dependencies").get_by_role("link", name="redis-lite").click()
     page.wait_for_url("**/instances/pay-prod/redis-lite/")
     page.get_by_role("button", name="Uninstall").click()
     dialog = page.locator("dialog#uninstall-dialog")

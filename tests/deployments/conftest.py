@@ -4,15 +4,19 @@ GitOps repository of the test's own."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 
 from deployments.models import Namespace
 from market.models import Market
 from portal.models import Role
 from tests.deployments.apps import workflow_market
+from tests.deployments.worker import new_queue
 from tests.factories import make_namespace, make_team, make_user
 
 
@@ -58,3 +62,14 @@ def files_under(repo: Path, folder: str) -> dict[str, str]:
 
 def revision_number(instance: Any) -> int | None:
     return instance.current_revision.number if instance.current_revision else None
+
+
+@pytest.fixture
+def unconsumed_queue(settings: Any) -> Iterator[str]:
+    """Operations go to a queue of this test's own that nothing consumes: the test
+    runs them itself (operation_execute, what a worker calls), step by step."""
+    settings.WORKFLOW_QUEUE = new_queue()
+    yield settings.WORKFLOW_QUEUE
+    broker = str(django_settings.CELERY_BROKER_URL)
+    if broker.startswith("redis"):  # the queue's messages, which nothing consumed
+        redis.Redis.from_url(broker).delete(settings.WORKFLOW_QUEUE)

@@ -126,3 +126,33 @@ def test_the_one_active_operation_rule_still_holds_after_the_move():
     with pytest.raises(IntegrityError), transaction.atomic():
         Operation.objects.create(instance=redis, kind="upgrade", state="queued")
     assert Operation.objects.filter(instance=redis).count() == 1
+
+
+def test_dependency_installs_made_before_the_cause_link_are_linked_to_their_cause():
+    before: list[tuple[str, str | None]] = [("deployments", "0003_operation_retries")]
+    executor = migrate(before)
+    apps = executor.loader.project_state(("deployments", "0003_operation_retries")).apps
+    team = apps.get_model("portal", "Team").objects.create(name="sre")
+    market = apps.get_model("market", "Market").objects.create(name="main", location="/tmp/m")
+    namespace = apps.get_model("deployments", "Namespace").objects.create(name="tools", team=team)
+    Instance_ = apps.get_model("deployments", "Instance")
+    Operation_ = apps.get_model("deployments", "Operation")
+    web = Instance_.objects.create(namespace=namespace, name="web", market=market, app_name="web")
+    redis = Instance_.objects.create(
+        namespace=namespace, name="redis", market=market, app_name="redis"
+    )
+    dependency = Operation_.objects.create(
+        instance=redis, kind="install", state="succeeded", params={"dependency_of": "web"}
+    )
+    cause = Operation_.objects.create(
+        instance=web, kind="install", state="succeeded", params={"after": [str(dependency.pk)]}
+    )
+    alone = Operation_.objects.create(
+        instance=web, kind="upgrade", state="succeeded", params={"version_id": 1}
+    )
+
+    migrate(latest())
+
+    assert Operation.objects.get(pk=dependency.pk).caused_by_id == cause.pk
+    assert Operation.objects.get(pk=cause.pk).caused_by_id is None
+    assert Operation.objects.get(pk=alone.pk).caused_by_id is None

@@ -503,9 +503,13 @@ def test_the_steps_partial_polls_while_queued_and_asks_for_a_reload_when_done(
     assert f'hx-get="{url}"' in page and 'hx-trigger="every 2s"' in page
     assert queued.status_code == 200 and "HX-Refresh" not in queued
     fragment = queued.content.decode()
-    assert fragment.strip().startswith('<div class="step-timeline" id="operation-steps"')
+    assert fragment.strip().startswith('<section class="card operation-card" id="operation-live"')
     assert fragment.count('class="step-timeline__step') == 7
-    assert 'hx-get="' in fragment
+    assert 'hx-get="' in fragment and 'hx-select-oob="#instance-status"' in fragment
+    # The card's badge and the instance's (swapped out of band) say what waits.
+    assert re.search(r'id="operation-title">Install <span[^>]*data-state="queued"', fragment)
+    assert re.search(r'id="instance-status"[^>]*>\s*<span[^>]*>.*Install queued</span>', fragment)
+    assert "0 of 7 steps" in fragment and "queued for" in fragment
 
     Operation.objects.filter(pk=requested.operation.pk).update(state="failed")
     requested.operation.steps.filter(name="fetch").update(state="failed", message="boom: no such")

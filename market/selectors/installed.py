@@ -1,0 +1,54 @@
+"""Which catalogue apps the viewer runs somewhere: the catalogue and the app page mark
+them ("installed in ns/name, version X").
+
+Instances live in deployments/, which the catalogue never imports (deployments
+depends on market, not the other way round: tests/portal/test_seams.py). So
+deployments hands its reader in when it loads (DeploymentsConfig.ready), and
+without it the catalogue simply marks nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from portal.permissions import AnyUser
+
+if TYPE_CHECKING:
+    from market.selectors.browse import CatalogueEntry
+
+
+@dataclass(frozen=True)
+class Installation:
+    namespace: str
+    name: str
+    version: str
+    market: str
+    status: str
+    url: str
+
+
+InstalledReader = Callable[..., dict[str, list[Installation]]]
+
+_reader: list[InstalledReader] = []
+
+
+def installed_reader_register(reader: InstalledReader) -> None:
+    """Called once by deployments at start-up: ``reader(user=..., names=[...])``
+    answers the instances of each app name the user may see."""
+    _reader[:] = [reader]
+
+
+def installed_by_app(*, user: AnyUser, names: list[str]) -> dict[str, list[Installation]]:
+    """The user's installations of each of ``names``, by app name (one query)."""
+    if not _reader or not names:
+        return {}
+    return _reader[0](user=user, names=names)
+
+
+def installed_mark(*, user: AnyUser, entries: Iterable[CatalogueEntry]) -> None:
+    """Fill each catalogue entry's ``installed`` with the user's instances of it."""
+    entries = list(entries)
+    found = installed_by_app(user=user, names=[entry.name for entry in entries])
+    for entry in entries:
+        entry.installed = found.get(entry.name, [])
