@@ -127,6 +127,9 @@ class ValuesForm:
         self._errors: dict[str, list[str]] = {}
         self._values: dict[str, Any] | None = None
         self._checked = False
+        # Values a failed operation is about (point_at): {label, path, target}.
+        self.pointed: list[dict[str, str]] = []
+        self.pointed_reason = ""
 
         posted = _posted(data, MODE_FIELD)
         default: Mode = "form" if self.layout is not None else "yaml"
@@ -212,7 +215,7 @@ class ValuesForm:
         ``{"field": bound field}`` and ``{"close": True}``; the top-level settings that
         are advanced (layout.is_advanced) come last, between ``{"advanced": ...}`` and
         ``{"advanced_close": True}``. A group is shown open when it holds a required
-        field or a problem."""
+        field that has no value yet, or a problem: the defaults fill the rest."""
         if self.layout is None:
             return []
         result: list[dict[str, Any]] = []
@@ -230,6 +233,21 @@ class ValuesForm:
             self._items(advanced, result)
             result.append({"advanced_close": True})
         return result
+
+    def point_at(self, paths: Iterable[str], reason: str) -> None:
+        """Say that ``reason`` (a failed operation's error line) is about the values at
+        the dotted ``paths``, link to their fields and open the sections holding them."""
+        self.pointed_reason = reason
+        for dotted in paths:
+            path = tuple(dotted.split("."))
+            node = self._node_at(path) if self.mode == "form" else None
+            if node is None:
+                target = self.yaml_field.id_for_label if self.mode == "yaml" else ""
+                self.pointed.append({"label": humanise(path[-1]), "path": dotted, "target": target})
+                continue
+            target = f"values-{node.index}" if isinstance(node, Leaf) else self._group_id(node)
+            label = label_for(node.node, node.path[-1])
+            self.pointed.append({"label": label, "path": dotted, "target": target})
 
     @property
     def error_summary(self) -> list[dict[str, str]]:
@@ -278,6 +296,10 @@ class ValuesForm:
         return "values-group-" + field_name(group.path).removeprefix("values.").replace(".", "-")
 
     def _has_errors(self, node: Group | Leaf) -> bool:
+        """Whether ``node`` holds a problem, or a value a failed operation is about."""
+        inside = node.dotted + "."
+        if any(p["path"] == node.dotted or p["path"].startswith(inside) for p in self.pointed):
+            return True
         if isinstance(node, Leaf):
             return bool(self.form.errors.get(node.name)) if self.form.is_bound else False
         prefix = node.dotted
@@ -301,7 +323,7 @@ class ValuesForm:
                     "depth": len(child.path),
                     "path": child.dotted,
                     "id": self._group_id(child),
-                    "expanded": child.required or child.holds_required or self._has_errors(child),
+                    "expanded": child.needs_input or self._has_errors(child),
                     "count": sum(1 for node in child.walk() if isinstance(node, Leaf)),
                 }
             )

@@ -91,6 +91,19 @@ class Group:
             for child in self.children
         )
 
+    @property
+    def needs_input(self) -> bool:
+        """Whether a required field below, on a chain of required keys from here, has no
+        value yet (the defaults leave it empty): the user must fill it in."""
+        for child in self.children:
+            if not child.required:
+                continue
+            if child.initial is MISSING:
+                return True
+            if isinstance(child, Group) and child.needs_input:
+                return True
+        return False
+
     def walk(self) -> Iterator[Group | Leaf]:
         for child in self.children:
             yield child

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from deployments.models import Instance, InstanceStatus, Operation
+from deployments.models import Instance, InstanceStatus, Operation, OperationKind, OperationState
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
@@ -22,6 +22,7 @@ from deployments.selectors.instances import (
     upgrade_available,
     values_yaml,
 )
+from deployments.selectors.operation_blame import operation_value_paths
 from deployments.views.common import breadcrumbs
 from portal.models import Role
 from portal.permissions import has_team_role
@@ -81,7 +82,22 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         dependency.need = dependency_need(instance, dependency)  # type: ignore[attr-defined]
     for dependent in dependents:
         dependent.need = dependency_need(dependent, instance)  # type: ignore[attr-defined]
+    can_reinstall = can_change and instance.status in (
+        InstanceStatus.FAILED,
+        InstanceStatus.UNINSTALLED,
+    )
+    # A failed install: which values it is about, and "Edit values and retry" from them.
+    failed_install = next(
+        (op for op in operations if op.kind == OperationKind.INSTALL and not op.is_active), None
+    )
+    if instance.status != InstanceStatus.FAILED or (
+        failed_install
+        and failed_install.state not in (OperationState.FAILED, OperationState.ROLLED_BACK)
+    ):
+        failed_install = None
     context: dict[str, Any] = {
+        "failed_install": failed_install,
+        "failed_paths": operation_value_paths(failed_install) if failed_install else [],
         "instance": instance,
         "breadcrumbs": breadcrumbs(instance),
         "app": app,
@@ -101,8 +117,7 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "can_upgrade": can_change and deployed,
         "can_rollback": can_change and deployed,
         "can_uninstall": can_change and instance.status != InstanceStatus.UNINSTALLED,
-        "can_reinstall": can_change
-        and instance.status in (InstanceStatus.FAILED, InstanceStatus.UNINSTALLED),
+        "can_reinstall": can_reinstall,
         "active_tab": tab if tab in TABS else "",
     }
     return render(request, "deployments/detail.html", context)

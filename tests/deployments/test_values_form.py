@@ -243,8 +243,8 @@ def test_fields_are_named_by_dotted_path_labelled_and_marked_required() -> None:
     assert "^[0-9]" not in interval
     assert "Pods. A whole number: from 1 to 5." in field_block(html, "values.replicas")
     assert "A number: above 0 and at most 1." in field_block(html, "values.ratio")
-    # A group holding a required field is shown open.
-    assert 'id="values-group-image" data-path="image" open>' in html
+    # A section whose required fields the defaults fill is shown closed.
+    assert 'id="values-group-image" data-path="image">' in html
 
 
 def test_defaults_fill_the_fields_and_current_values_go_on_top() -> None:
