@@ -8,6 +8,11 @@ urlpatterns = [
     path("instances/", views.instance_list_view, name="instance-list"),
     path("instances/new/", views.instance_install_view, name="instance-install"),
     path(
+        "instances/new/check/",
+        views.instance_install_check_view,
+        name="instance-install-check",
+    ),
+    path(
         "instances/namespaces/new/",
         views.namespace_create_view,
         name="instance-namespace-create",

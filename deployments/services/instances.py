@@ -110,7 +110,8 @@ def check_values(package: Package, values: Any, *, stored: Any = None) -> dict[s
     return values
 
 
-def _check_name(name: str) -> str:
+def instance_name_check(name: str) -> str:
+    """The instance name, stripped; Invalid when it breaks the naming rule."""
     name = (name or "").strip()
     if not name:
         raise Invalid("An instance needs a name.")
@@ -164,6 +165,25 @@ def _enqueue_on_commit(operation: Operation) -> None:
     enqueue_on_commit(operation_run_task, str(operation.pk), queue=settings.WORKFLOW_QUEUE)
 
 
+def instance_name_taken(instance: Instance | None, *, app: str) -> str:
+    """Why ``instance`` (the row holding the wanted name, if any) keeps an install of
+    ``app`` from taking its name; "" when the name is free or may be reused."""
+    if instance is None:
+        return ""
+    where = f"{instance.namespace.name}/{instance.name}"
+    if instance.status not in REINSTALLABLE:
+        return (
+            f"Instance {where} already exists ({instance.status});"
+            " upgrade it or choose another name."
+        )
+    if instance.app_name != app and instance.status != InstanceStatus.UNINSTALLED:
+        return (
+            f"Instance {where} is a failed {instance.app_name};"
+            " install that app again or uninstall it first."
+        )
+    return ""
+
+
 def _take_instance(
     *, namespace: Namespace, name: str, version: AppVersion, actor: Actor
 ) -> Instance:
@@ -184,16 +204,9 @@ def _take_instance(
                 )
         except IntegrityError:
             raise AlreadyExists(f"Instance {namespace.name}/{name} already exists.") from None
-    if instance.status not in REINSTALLABLE:
-        raise AlreadyExists(
-            f"Instance {namespace.name}/{name} already exists ({instance.status});"
-            " upgrade it or choose another name."
-        )
-    if instance.app_name != version.app.name and instance.status != InstanceStatus.UNINSTALLED:
-        raise AlreadyExists(
-            f"Instance {namespace.name}/{name} is a failed {instance.app_name};"
-            " install that app again or uninstall it first."
-        )
+    taken = instance_name_taken(instance, app=version.app.name)
+    if taken:
+        raise AlreadyExists(taken)
     instance.market = version.app.market
     instance.app_name = version.app.name
     instance.version = version.version
@@ -224,7 +237,7 @@ def instance_install(
     the instances, one operation each, the dependency links and the audit
     record; queue the root operation on commit (it runs its dependencies first)."""
     require_operator(actor, namespace)
-    name = _check_name(name)
+    name = instance_name_check(name)
     root = version_resolve(market=market, app=app, version=version)
     plan = install_plan(namespace=namespace, root=root)
     user_values = check_values(package_for(root), values)
@@ -287,6 +300,15 @@ def instance_install(
         index_later("instance", [changed.pk for changed in by_app.values()])
         _enqueue_on_commit(operation)
     return Requested(instance=instance, operation=operation, dependencies=dependency_operations)
+
+
+def operation_values(operation: Operation) -> dict[str, Any]:
+    """The values the user gave to ``operation`` (secrets included: for a form that
+    never shows them and keeps them when left blank)."""
+    if not operation.values_encrypted:
+        return {}
+    values = decrypt_json(operation.values_encrypted)
+    return values if isinstance(values, dict) else {}
 
 
 def current_user_values(instance: Instance) -> dict[str, Any]:

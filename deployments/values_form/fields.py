@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 
 from deployments.values_form.layout import Leaf
 from deployments.values_form.trees import MISSING, YamlInvalid, dump_yaml, parse_yaml, strip_secrets
+from deployments.values_form.words import format_hint, label_for
 
 # Longest text accepted in one string field, and most items in a one-per-line list.
 MAX_TEXT_CHARS: Final = 64 * 1024
@@ -186,11 +187,11 @@ def _hints(leaf: Leaf) -> list[str]:
         if hint:
             hints.append(f"A {'whole number' if kind == 'integer' else 'number'}: {hint}.")
     if kind == "string":
-        pattern, fmt = source.get("pattern"), source.get("format")
-        if isinstance(pattern, str):
-            hints.append(f"Pattern: {pattern}")
-        if isinstance(fmt, str):
-            hints.append(f"Format: {fmt}.")
+        # A regular expression is no help to a user: the format in words instead.
+        hint = format_hint(source)
+        if hint:
+            each = f"Each line: {hint[0].lower()}{hint[1:]}"
+            hints.append(each if leaf.kind == "lines" else hint)
     if leaf.kind in ("yaml", "secret_yaml"):
         shape = {"object": "a mapping", "array": "a list"}.get(leaf.container, "any value")
         hints.append(f"YAML: {shape}.")
@@ -230,9 +231,9 @@ def _attrs(leaf: Leaf, **extra: Any) -> dict[str, Any]:
 
 
 def make_field(leaf: Leaf) -> forms.Field:
-    """The Django field of one leaf, labelled with the schema title (or the key)."""
-    title = leaf.node.get("title")
-    label = title.strip() if isinstance(title, str) and title.strip() else leaf.path[-1]
+    """The Django field of one leaf, labelled with the schema title (or the key in
+    words: ``maxBodyBytes`` is "Max body bytes")."""
+    label = label_for(leaf.node, leaf.path[-1])
     common: dict[str, Any] = {
         "label": label,
         "help_text": " ".join(_hints(leaf)),

@@ -12,7 +12,14 @@ from django.forms.utils import ErrorList
 from django.http import QueryDict
 
 from deployments.values_form.fields import display_value, make_field
-from deployments.values_form.layout import Group, Leaf, build_layout, fits
+from deployments.values_form.layout import (
+    Group,
+    Leaf,
+    build_layout,
+    field_name,
+    fits,
+    is_advanced,
+)
 from deployments.values_form.trees import (
     MAX_YAML_BYTES,
     MISSING,
@@ -26,8 +33,9 @@ from deployments.values_form.trees import (
     same,
     strip_secrets,
 )
+from deployments.values_form.words import humanise, label_for, path_words, problem_words
 from market.package.render import deep_merge
-from market.package.schema import schema_errors
+from market.package.schema import SchemaProblem, schema_problems
 from market.package.secrets import secret_paths as schema_secret_paths
 
 Mode = Literal["form", "yaml"]
@@ -119,6 +127,9 @@ class ValuesForm:
         self._errors: dict[str, list[str]] = {}
         self._values: dict[str, Any] | None = None
         self._checked = False
+        # Values a failed operation is about (point_at): {label, path, target}.
+        self.pointed: list[dict[str, str]] = []
+        self.pointed_reason = ""
 
         posted = _posted(data, MODE_FIELD)
         default: Mode = "form" if self.layout is not None else "yaml"
@@ -201,12 +212,65 @@ class ValuesForm:
     @property
     def items(self) -> list[dict[str, Any]]:
         """The form as a flat sequence for the template: ``{"open": group...}``,
-        ``{"field": bound field}`` and ``{"close": True}``."""
+        ``{"field": bound field}`` and ``{"close": True}``; the top-level settings that
+        are advanced (layout.is_advanced) come last, between ``{"advanced": ...}`` and
+        ``{"advanced_close": True}``. A group is shown open when it holds a required
+        field that has no value yet, or a problem: the defaults fill the rest."""
         if self.layout is None:
             return []
         result: list[dict[str, Any]] = []
-        self._items(self.layout, result)
+        main = [child for child in self.layout.children if not is_advanced(child)]
+        advanced = [child for child in self.layout.children if is_advanced(child)]
+        self._items(main, result)
+        if advanced:
+            result.append(
+                {
+                    "advanced": True,
+                    "count": len(advanced),
+                    "expanded": any(self._has_errors(child) for child in advanced),
+                }
+            )
+            self._items(advanced, result)
+            result.append({"advanced_close": True})
         return result
+
+    def point_at(self, paths: Iterable[str], reason: str) -> None:
+        """Say that ``reason`` (a failed operation's error line) is about the values at
+        the dotted ``paths``, link to their fields and open the sections holding them."""
+        self.pointed_reason = reason
+        for dotted in paths:
+            path = tuple(dotted.split("."))
+            node = self._node_at(path) if self.mode == "form" else None
+            if node is None:
+                target = self.yaml_field.id_for_label if self.mode == "yaml" else ""
+                self.pointed.append({"label": humanise(path[-1]), "path": dotted, "target": target})
+                continue
+            target = f"values-{node.index}" if isinstance(node, Leaf) else self._group_id(node)
+            label = label_for(node.node, node.path[-1])
+            self.pointed.append({"label": label, "path": dotted, "target": target})
+
+    @property
+    def error_summary(self) -> list[dict[str, str]]:
+        """Every problem once, in the order of the page, with the id of the element it
+        is about (``""`` when there is none): for the error summary at the top."""
+        if self.mode == "yaml" or self.layout is None:
+            editor = self.yaml_field.id_for_label
+            return [
+                {"message": message, "target": editor}
+                for messages in self._errors.values()
+                for message in messages
+            ]
+        entries: list[dict[str, str]] = [
+            {"message": message, "target": "values-form"} for message in self.non_field_errors
+        ]
+        for node in self.layout.walk():
+            if isinstance(node, Leaf):
+                for message in self.form.errors.get(node.name, []):
+                    entries.append({"message": str(message), "target": f"values-{node.index}"})
+            else:
+                for message in self._errors.get(node.dotted, []):
+                    entries.append({"message": message, "target": self._group_id(node)})
+        return entries
 
     @property
     def yaml_field(self) -> forms.BoundField:
@@ -227,25 +291,43 @@ class ValuesForm:
             form.fields[leaf.name] = make_field(leaf)
         return form
 
-    def _items(self, group: Group, out: list[dict[str, Any]]) -> None:
-        for child in group.children:
+    @staticmethod
+    def _group_id(group: Group) -> str:
+        return "values-group-" + field_name(group.path).removeprefix("values.").replace(".", "-")
+
+    def _has_errors(self, node: Group | Leaf) -> bool:
+        """Whether ``node`` holds a problem, or a value a failed operation is about."""
+        inside = node.dotted + "."
+        if any(p["path"] == node.dotted or p["path"].startswith(inside) for p in self.pointed):
+            return True
+        if isinstance(node, Leaf):
+            return bool(self.form.errors.get(node.name)) if self.form.is_bound else False
+        prefix = node.dotted
+        return any(
+            key == prefix or key.startswith(prefix + ".") for key in self._errors if key
+        ) or any(self._has_errors(child) for child in node.children)
+
+    def _items(self, children: list[Group | Leaf], out: list[dict[str, Any]]) -> None:
+        for child in children:
             if isinstance(child, Leaf):
                 out.append({"field": self.form[child.name]})
                 continue
-            title = child.node.get("title")
             description = child.node.get("description")
             out.append(
                 {
                     "open": True,
-                    "label": title if isinstance(title, str) and title else child.path[-1],
+                    "label": label_for(child.node, child.path[-1]),
                     "help": description if isinstance(description, str) else "",
                     "required": child.required,
                     "errors": self._errors.get(child.dotted, []),
                     "depth": len(child.path),
                     "path": child.dotted,
+                    "id": self._group_id(child),
+                    "expanded": child.needs_input or self._has_errors(child),
+                    "count": sum(1 for node in child.walk() if isinstance(node, Leaf)),
                 }
             )
-            self._items(child, out)
+            self._items(child.children, out)
             out.append({"close": True})
 
     # --- reading a submission ------------------------------------------------------
@@ -352,10 +434,10 @@ class ValuesForm:
         if tree is None:
             return
         values = overrides(tree, self.defaults)
-        for line in schema_errors(self.schema, deep_merge(self.defaults, values)):
+        for problem in schema_problems(self.schema, deep_merge(self.defaults, values)):
             # A field that could not be read keeps its old value for the check; what
             # the schema says about it would be about that old value.
-            self._add_error_line(line, skip=failed)
+            self._add_problem(problem, skip=failed)
         if not self._errors:
             self._values = values
 
@@ -441,6 +523,61 @@ class ValuesForm:
             return []
         found: list[tuple[str, Group | Leaf]] = [(node.dotted, node) for node in self.layout.walk()]
         return sorted(found, key=lambda pair: len(pair[0]), reverse=True)
+
+    def _node_at(self, path: tuple[str, ...]) -> Group | Leaf | None:
+        """The field or group whose path is the longest prefix of ``path``."""
+        if self.layout is None:
+            return None
+        for _dotted, node in self._targets:
+            if path[: len(node.path)] == node.path:
+                return node
+        return None
+
+    def _schema_node(self, path: tuple[str, ...]) -> Mapping[str, Any]:
+        """The schema of the value at ``path``, as far as plain ``properties`` lead (for
+        the words of a problem below a field: its pattern, its default)."""
+        node: Any = self.schema or {}
+        for key in path:
+            properties = node.get("properties") if isinstance(node, Mapping) else None
+            if not isinstance(properties, Mapping) or not isinstance(properties.get(key), Mapping):
+                return {}
+            node = properties[key]
+        return node if isinstance(node, Mapping) else {}
+
+    def _add_problem(self, problem: SchemaProblem, skip: Iterable[str] = ()) -> None:
+        """One schema problem in words, beside the field (or group) it is about."""
+        path = problem.path
+        if problem.validator == "required" and problem.key:
+            path = (*path, problem.key)
+        target = self._node_at(path) if self.mode == "form" else None
+        if target is None:
+            where = humanise(path[-1]) if path else "The values"
+            text = problem_words(problem, where, self._schema_node(path))
+            if self.mode == "yaml" or self.layout is None:
+                label = ".".join(path)
+                shown = f"{label}: {text}" if label else text
+                self._yaml_error(shown, key=label, short=text)
+            else:
+                self._note("", f"{'.'.join(path)}: {text}" if path else text)
+            return
+        label = label_for(target.node, target.path[-1])
+        below = path[len(target.path) :]
+        if below:
+            # Inside a YAML subtree: name the part the problem is about.
+            # "Receivers, item 1: Name", "Labels: Release".
+            parent = f"{label}, {path_words(below[:-1])}" if below[:-1] else label
+            last = below[-1]
+            label = (
+                f"{parent}, {path_words(below)}"
+                if last.isdigit()
+                else f"{parent}: {humanise(last)}"
+            )
+        text = problem_words(problem, label, self._schema_node(path) or target.node)
+        if isinstance(target, Leaf):
+            if target.dotted not in skip:
+                self._field_error(target, text)
+        else:
+            self._note(target.dotted, text)
 
     def _add_error_line(self, line: str, skip: Iterable[str] = ()) -> None:
         if self.mode == "yaml" or self.layout is None:

@@ -83,11 +83,44 @@ class Group:
     def keys(self) -> set[str]:
         return {child.path[-1] for child in self.children}
 
+    @property
+    def holds_required(self) -> bool:
+        """Whether a field below is required (at any depth)."""
+        return any(
+            child.required or (isinstance(child, Group) and child.holds_required)
+            for child in self.children
+        )
+
+    @property
+    def needs_input(self) -> bool:
+        """Whether a required field below, on a chain of required keys from here, has no
+        value yet (the defaults leave it empty): the user must fill it in."""
+        for child in self.children:
+            if not child.required:
+                continue
+            if child.initial is MISSING:
+                return True
+            if isinstance(child, Group) and child.needs_input:
+                return True
+        return False
+
     def walk(self) -> Iterator[Group | Leaf]:
         for child in self.children:
             yield child
             if isinstance(child, Group):
                 yield from child.walk()
+
+
+def is_advanced(node: Group | Leaf) -> bool:
+    """Whether a top-level setting belongs in the form's "Advanced" group (see
+    docs/values-form.md): the schema says so with ``x-advanced``, or it is a section
+    in which nothing is required, so the app's defaults apply when it is left alone.
+    A top-level field outside a section is never advanced by that rule: it is one of
+    the app's headline settings (replicas, a dry-run switch)."""
+    marked = node.node.get("x-advanced")
+    if isinstance(marked, bool):
+        return marked
+    return isinstance(node, Group) and not node.required and not node.holds_required
 
 
 def field_name(path: Sequence[str]) -> str:

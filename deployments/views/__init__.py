@@ -9,12 +9,13 @@ from deployments.views.detail import (
     operation_steps_view,
     revision_diff_view,
 )
-from deployments.views.install import instance_install_view
+from deployments.views.install import instance_install_check_view, instance_install_view
 from deployments.views.listing import instance_list_view, namespace_create_view
 from deployments.views.upgrade import instance_upgrade_view
 
 __all__ = [
     "instance_detail_view",
+    "instance_install_check_view",
     "instance_install_view",
     "instance_list_view",
     "instance_rollback_view",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,6 +17,26 @@ from portal.services.errors import Forbidden, Unavailable
 # The version whose values editor the page shows: a submission from another
 # version's editor is shown again, never acted on.
 LOADED_FIELD = "loaded_version"
+
+
+# The failed install whose values the install form starts from ("Edit values and retry").
+RETRY_FIELD = "retry"
+
+
+def error_summary(form: forms.Form, values_form: ValuesForm | None) -> list[dict[str, str]]:
+    """Every problem of a refused submission, in page order, each with the id of the
+    element it is about ("" for none): the error summary at the top of the page."""
+    entries = [{"message": str(error), "target": ""} for error in form.non_field_errors()]
+    for name, errors in form.errors.items():
+        if name == NON_FIELD_ERRORS:
+            continue
+        bound = form[name]
+        entries += [
+            {"message": f"{bound.label}: {error}", "target": bound.id_for_label} for error in errors
+        ]
+    if values_form is not None:
+        entries += values_form.error_summary
+    return entries
 
 
 def instance_url(instance: Instance) -> str:

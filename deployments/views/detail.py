@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from deployments.models import InstanceStatus, Operation
+from deployments.models import Instance, InstanceStatus, Operation, OperationKind, OperationState
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
@@ -23,6 +23,7 @@ from deployments.selectors.instances import (
     values_yaml,
     with_active_operation,
 )
+from deployments.selectors.operation_blame import operation_value_paths
 from deployments.selectors.operations import operation_card
 from deployments.views.common import breadcrumbs
 from portal.models import Role
@@ -83,7 +84,22 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         dependency.need = dependency_need(instance, dependency)  # type: ignore[attr-defined]
     for dependent in dependents:
         dependent.need = dependency_need(dependent, instance)  # type: ignore[attr-defined]
+    can_reinstall = can_change and instance.status in (
+        InstanceStatus.FAILED,
+        InstanceStatus.UNINSTALLED,
+    )
+    # A failed install: which values it is about, and "Edit values and retry" from them.
+    failed_install = next(
+        (op for op in operations if op.kind == OperationKind.INSTALL and not op.is_active), None
+    )
+    if instance.status != InstanceStatus.FAILED or (
+        failed_install
+        and failed_install.state not in (OperationState.FAILED, OperationState.ROLLED_BACK)
+    ):
+        failed_install = None
     context: dict[str, Any] = {
+        "failed_install": failed_install,
+        "failed_paths": operation_value_paths(failed_install) if failed_install else [],
         "instance": instance,
         "breadcrumbs": breadcrumbs(instance),
         "app": app,
@@ -104,8 +120,7 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "can_upgrade": can_change and deployed,
         "can_rollback": can_change and deployed,
         "can_uninstall": can_change and instance.status != InstanceStatus.UNINSTALLED,
-        "can_reinstall": can_change
-        and instance.status in (InstanceStatus.FAILED, InstanceStatus.UNINSTALLED),
+        "can_reinstall": can_reinstall,
         "active_tab": tab if tab in TABS else "",
     }
     return render(request, "deployments/detail.html", context)

@@ -11,22 +11,30 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
 from deployments.forms import InstallForm, InstanceNamespaceForm
+from deployments.models import Operation, OperationKind, OperationState
+from deployments.selectors.install_check import install_check
 from deployments.selectors.instance_pages import app_versions, installable_namespaces
+from deployments.selectors.instances import operation_get
 from deployments.selectors.namespaces import namespace_get
+from deployments.selectors.operation_blame import operation_value_paths
 from deployments.services.instances import (
     ValuesRejected,
     instance_install,
+    operation_values,
     package_for,
     require_operator,
 )
 from deployments.values_form import ValuesForm
 from deployments.views.common import (
     LOADED_FIELD,
+    RETRY_FIELD,
     error_status,
+    error_summary,
     forbidden,
     instance_url,
     note_typed_secrets,
@@ -45,6 +53,20 @@ def _pick(versions: list[AppVersion], wanted: str) -> AppVersion:
     return next((v for v in versions if v.version == wanted), versions[0])
 
 
+def _retried(request: HttpRequest, params: QueryDict, app: App) -> Operation | None:
+    """The failed install whose values the form starts from ("Edit values and
+    retry"): one the user may see, of this app."""
+    wanted = params.get(RETRY_FIELD, "")
+    if not wanted:
+        return None
+    operation = operation_get(user=request.user, operation_id=wanted)
+    if operation.kind != OperationKind.INSTALL or operation.instance.app_name != app.name:
+        raise Http404("That operation is not an install of this app.")
+    if operation.state not in (OperationState.FAILED, OperationState.ROLLED_BACK):
+        raise Http404("That install did not fail.")
+    return operation
+
+
 @login_required
 def instance_install_view(request: HttpRequest) -> HttpResponse:
     params: QueryDict = request.POST if request.method == "POST" else request.GET
@@ -53,20 +75,25 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
     if not versions:
         raise Http404("This app has no versions to install.")
     namespaces = list(installable_namespaces(user=request.user).values_list("name", flat=True))
-    wanted = params.get("version") or app.latest
+    retry = _retried(request, params, app)
+    wanted = params.get("version") or (retry.instance.version if retry else "") or app.latest
     chosen = _pick(versions, wanted)
     form_args: dict[str, Any] = {
         "namespaces": namespaces,
         "versions": [v.version for v in versions],
     }
-    page: dict[str, Any] = {"app": app, "versions": versions, "chosen": chosen}
+    page: dict[str, Any] = {"app": app, "versions": versions, "chosen": chosen, "retry": retry}
+    # A retry starts from the failed install's values: a secret left blank keeps the
+    # one that install was given (it is never shown).
+    current = operation_values(retry) if retry else None
 
     if request.method == "POST":
         form = InstallForm(request.POST, **form_args)
     else:
         initial = {
-            "namespace": request.GET.get("namespace", ""),
-            "name": request.GET.get("name") or app.name,
+            "namespace": request.GET.get("namespace", "")
+            or (retry.instance.namespace.name if retry else ""),
+            "name": request.GET.get("name") or (retry.instance.name if retry else app.name),
             "version": chosen.version,
         }
         form = InstallForm(initial=initial, **form_args)
@@ -75,7 +102,9 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
     except ServiceError as exc:
         refuse(form, exc.message)
         return _render(request, form, None, page, status=error_status(exc))
-    fresh = ValuesForm(package.values_schema, defaults=package.values)
+    fresh = ValuesForm(package.values_schema, defaults=package.values, current=current)
+    if retry is not None:
+        fresh.point_at(operation_value_paths(retry), retry.error)
     if request.method != "POST":
         return _render(request, form, fresh, page)
 
@@ -87,7 +116,9 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
         }
         return _render(request, InstallForm(initial=initial, **form_args), fresh, page)
 
-    values_form = ValuesForm(package.values_schema, defaults=package.values, data=request.POST)
+    values_form = ValuesForm(
+        package.values_schema, defaults=package.values, current=current, data=request.POST
+    )
     if values_form.switching:
         return _render(request, form, values_form, page)
     actor = actor_from_request(request)
@@ -99,6 +130,13 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
             require_operator(actor, namespace)
         except Forbidden as exc:
             raise forbidden(exc) from None
+        # The name and the plan are checked in the same round as the values, so that
+        # one submission shows every problem.
+        check = install_check(namespace=namespace, name=form.cleaned_data["name"], root=chosen)
+        if check.name_problem:
+            form.add_error("name", check.name_problem)
+        if check.plan_problem:
+            form.add_error(None, check.plan_problem)
     if not (form.is_valid() & values_form.is_valid()):
         note_typed_secrets(values_form, request.POST)
         return _render(request, form, values_form, page, status=400)
@@ -137,6 +175,39 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
     return _render(request, form, values_form, page, status=status)
 
 
+@login_required
+@require_GET
+def instance_install_check_view(request: HttpRequest) -> JsonResponse:
+    """`/instances/new/check/?market=&app=&version=&namespace=&name=`: the install
+    form asks as the user types whether the name may be used and what the plan
+    installs with it (JSON, see InstallCheck.as_json)."""
+    app = app_get(market=request.GET.get("market", ""), name=request.GET.get("app", ""))
+    versions = app_versions(market=app.market, app=app.name)
+    if not versions:
+        raise Http404("This app has no versions to install.")
+    chosen = _pick(versions, request.GET.get("version", ""))
+    namespace = namespace_get(user=request.user, name=request.GET.get("namespace", ""))
+    try:
+        require_operator(actor_from_request(request), namespace)
+    except Forbidden as exc:
+        raise forbidden(exc) from None
+    check = install_check(namespace=namespace, name=request.GET.get("name", ""), root=chosen)
+    return JsonResponse(check.as_json())
+
+
+def _plan(request: HttpRequest, form: InstallForm, app: App, chosen: AppVersion) -> Any:
+    """The check of the namespace and name the page shows, for the summary panel's
+    "will also install"; None when no namespace is there to plan in."""
+    name = form["namespace"].value() or ""
+    choices = [value for value, _ in form.fields["namespace"].widget.choices]
+    if name not in choices:
+        name = choices[0] if choices else ""
+    if not name:
+        return None
+    namespace = namespace_get(user=request.user, name=name)
+    return install_check(namespace=namespace, name=str(form["name"].value() or ""), root=chosen)
+
+
 def _render(
     request: HttpRequest,
     form: InstallForm,
@@ -151,9 +222,12 @@ def _render(
         "form": form,
         "values_form": values_form,
         "loaded_field": LOADED_FIELD,
+        "retry_field": RETRY_FIELD,
         "has_namespace": bool(form.fields["namespace"].widget.choices),
         "can_create_namespace": teams.exists(),
         "namespace_form": InstanceNamespaceForm(teams=teams),
         "market": app.market,
+        "check": _plan(request, form, app, page["chosen"]),
+        "error_summary": error_summary(form, values_form),
     }
     return render(request, "deployments/install.html", context, status=status)

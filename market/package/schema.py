@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import re2
@@ -255,9 +257,34 @@ def _holds_secret(path: list[str], secrets: list[list[str]]) -> bool:
     return False
 
 
-def _schema_errors(schema: Mapping[str, Any], values: Any, *, skip_required: bool) -> list[str]:
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One way values break a schema. ``validator`` is the JSON Schema keyword that
+    failed (``required``, ``minimum``, ...; ``nul`` and ``unusable`` for our own checks),
+    ``expected`` that keyword's value in the schema, ``key`` the missing property of a
+    ``required`` problem. None of them ever holds the value itself, so callers may put
+    them into words for the user without quoting a secret; ``message`` is the
+    validator's own line, secret-safe as well."""
+
+    path: tuple[str, ...]
+    validator: str
+    expected: Any
+    message: str
+    key: str = ""
+
+    @property
+    def line(self) -> str:
+        return f"{'.'.join(self.path) or '(root)'}: {self.message}"
+
+
+_REQUIRED_KEY = re.compile(r"""^(['"])(?P<key>.*)\1 is a required property$""")
+
+
+def _schema_problems(
+    schema: Mapping[str, Any], values: Any, *, skip_required: bool
+) -> list[SchemaProblem]:
     secrets = _secret_matchers(schema)
-    lines: list[tuple[list[str], str]] = []
+    problems: list[SchemaProblem] = []
     try:
         for error in _validator(schema).iter_errors(values):
             if skip_required and error.validator == "required":
@@ -271,12 +298,49 @@ def _schema_errors(schema: Mapping[str, Any], values: Any, *, skip_required: boo
                     message += f" {error.validator_value}"
             else:
                 message = one_line(error.message, MESSAGE_MAX)
-            lines.append((parts, f"{'.'.join(parts) or '(root)'}: {message}"))
+            required = _REQUIRED_KEY.match(error.message) if error.validator == "required" else None
+            problems.append(
+                SchemaProblem(
+                    path=tuple(parts),
+                    validator=str(error.validator),
+                    expected=error.validator_value,
+                    message=message,
+                    key=required["key"] if required else "",
+                )
+            )
     except Unresolvable as exc:
         raise SchemaUnusable(f"the schema refers to something it does not define: {exc}") from None
     except RecursionError:
         raise SchemaUnusable("the schema or the values are nested too deeply") from None
-    return [line for _, line in sorted(lines)]
+    return sorted(problems, key=lambda problem: (list(problem.path), problem.line))
+
+
+def _schema_errors(schema: Mapping[str, Any], values: Any, *, skip_required: bool) -> list[str]:
+    return [p.line for p in _schema_problems(schema, values, skip_required=skip_required)]
+
+
+def schema_problems(schema: Mapping[str, Any] | None, values: Any) -> list[SchemaProblem]:
+    """schema_errors as SchemaProblem records, in the same order: for pages that put
+    each problem into words beside its field."""
+    nuls = [
+        SchemaProblem(
+            path=tuple(path.split(".")) if path != "(root)" else (),
+            validator="nul",
+            expected=None,
+            message=message,
+        )
+        for path, _, message in (line.partition(": ") for line in nul_errors(values))
+    ]
+    if schema is None:
+        return nuls
+    try:
+        found = _schema_problems(schema, values, skip_required=False)
+    except SchemaUnusable as exc:
+        return [
+            *nuls,
+            SchemaProblem(path=(), validator="unusable", expected=None, message=str(exc)),
+        ]
+    return sorted(nuls + found, key=lambda problem: _by_path(problem.line))
 
 
 def schema_errors(

@@ -168,8 +168,10 @@ def test_invalid_values_are_shown_beside_their_fields_and_nothing_is_created(
 
     html = response.content.decode()
     assert response.status_code == 400
-    assert "99 is greater than the maximum of 10" in field_errors(html, "values.replicas")
-    assert "^[0-9][0-9.]*$" in field_errors(html, "values.image.tag")
+    assert "Replicas must be at most 10." in field_errors(html, "values.replicas")
+    # Never the regular expression: the pattern in words, or "the format this app expects".
+    assert "Tag is not in the format this app expects." in field_errors(html, "values.image.tag")
+    assert "^[0-9]" not in field_errors(html, "values.image.tag")
     assert SECRET not in html
     assert "type them again" in html
     assert Instance.objects.count() == 0 and Operation.objects.count() == 0
@@ -184,7 +186,8 @@ def test_a_bad_instance_name_or_a_taken_one_is_an_error_on_the_form(
     taken = install_through_form(client)
 
     assert bad.status_code == 400 and "lowercase letters" in text(bad)
-    assert taken.status_code == 409 and "already exists" in field_errors(
+    # Both in the same round as the values: a refused submission, nothing written.
+    assert taken.status_code == 400 and "already exists" in field_errors(
         taken.content.decode(), "name"
     )
     assert Instance.objects.count() == 2
@@ -414,7 +417,7 @@ def test_invalid_upgrade_values_are_shown_beside_fields(installed: Instance, ope
     response = client.post(DETAIL + "upgrade/", {**data.dict(), "preview": "1"})
 
     assert response.status_code == 400
-    assert "0 is less than the minimum of 1" in field_errors(
+    assert "Replicas must be at least 1." in field_errors(
         response.content.decode(), "values.replicas"
     )
     assert not Operation.objects.filter(kind="upgrade").exists()
