@@ -13,6 +13,8 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from functools import lru_cache
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
@@ -129,6 +131,64 @@ def render_markdown(
     )
     # Only tags nh3 let through are left, so the heading pattern cannot meet raw text.
     return mark_safe(_shift_headings(cleaned, heading_offset))  # noqa: S308 - sanitised above
+
+
+# Elements whose end separates words: "</td><td>" must not glue two cells together.
+_BLOCK_TAGS = frozenset(
+    {"p", "li", "td", "th", "tr", "pre", "blockquote", "dt", "dd", "br", "hr", "div",
+     "h1", "h2", "h3", "h4", "h5", "h6"}
+)  # fmt: skip
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+class _TextOf(HTMLParser):
+    """The words of rendered Markdown: text nodes only, tags and entities gone."""
+
+    def __init__(self, *, skip: frozenset[str]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip = skip
+        self.skipping = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.skip:
+            self.skipping += 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.skip and self.skipping:
+            self.skipping -= 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+@lru_cache(maxsize=512)
+def markdown_text(text: str, *, prose_only: bool = False) -> str:
+    """Markdown as the words a reader sees: what search indexes and quotes in
+    snippets, never ``**``, ``[link](url)`` or ``#`` marks. With ``prose_only``,
+    headings and code blocks are left out (the lead of a page).
+
+    Rendered by the same Markdown pipeline as the page, then only text nodes are kept,
+    so nothing here is markup: the caller escapes it like any other text. Cached:
+    the database search backend calls it for each hit it shows."""
+    if not text.strip():
+        return ""
+    html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
+    return html_text(html, prose_only=prose_only)
+
+
+def html_text(html: str, *, prose_only: bool = False) -> str:
+    """The text nodes of an HTML fragment, whitespace collapsed (see markdown_text)."""
+    skip = frozenset(DROPPED_WITH_CONTENT | (_HEADINGS | {"pre"} if prose_only else set()))
+    parser = _TextOf(skip=skip)
+    parser.feed(html)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
 
 
 def docs_link_resolver(
