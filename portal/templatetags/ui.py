@@ -681,6 +681,7 @@ def search_box(
     placeholder: str = "Search apps, instances, docs…",
     label: str = "Search",
     min_chars: int = 2,
+    shortcut: str = "",
 ) -> dict[str, Any]:
     request = _request(context)
     if value is None:
@@ -696,4 +697,6 @@ def search_box(
         "placeholder": placeholder,
         "label": label,
         "min_chars": min_chars,
+        # Only "/" is wired up (static/js/portal.js), for one box per page: the header's.
+        "shortcut": shortcut if shortcut == "/" else "",
     }

@@ -414,6 +414,24 @@
     if (box) window.setTimeout(function () { box.close(); }, 100);
   });
 
+  /* --- "/" focuses the search box that declares it (the header's) ------------------ */
+
+  function isTyping(target) {
+    if (!target || !target.closest) return false;
+    return Boolean(target.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])"));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    // A "/" typed into a field is text, never a shortcut.
+    if (isTyping(event.target) || event.defaultPrevented) return;
+    var input = document.querySelector("input[data-search-shortcut]");
+    if (!input) return;
+    event.preventDefault();
+    input.focus();
+    input.select();
+  });
+
   /* --- start-up ---------------------------------------------------------------- */
 
   function ready() {
