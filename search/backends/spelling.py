@@ -39,7 +39,9 @@ Vocabulary = dict[str, tuple[str, ...]]
 
 
 def _words_of(text: str) -> list[str]:
-    return [w for w in _SPLIT.split(text.lower()) if len(w) >= 3 and w.isalnum()]
+    return [
+        w for w in _SPLIT.split(text.lower()) if len(w) >= 3 and w.isalnum() and not w.isdigit()
+    ]
 
 
 def vocabulary_build() -> Vocabulary:
