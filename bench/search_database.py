@@ -53,8 +53,7 @@ def run(args: argparse.Namespace, database: str) -> None:
 
     from search.backends.base import SearchQuery
     from search.backends.database import DatabaseBackend
-    from search.backends.spelling import vocabulary_build, vocabulary_get
-    from search.backends.spelling import spelling_correct
+    from search.backends.spelling import spelling_correct, vocabulary_build, vocabulary_get
 
     print(f"search on the database backend: {args.apps} apps, {args.queries} queries, {database}")
     make_catalogue(args.apps)
@@ -103,11 +102,13 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-search-db-") as tmp:
-        with django_environment(
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-search-db-") as tmp,
+        django_environment(
             Path(tmp), unset=("ELASTICSEARCH_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")
-        ) as described:
-            run(args, described)
+        ) as described,
+    ):
+        run(args, described)
 
 
 if __name__ == "__main__":
