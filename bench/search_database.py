@@ -30,11 +30,11 @@ from bench.environment import django_environment  # noqa: E402
 from bench.search import TYPOS, WORDS, line, make_catalogue, percentile  # noqa: E402
 
 
-def timed(calls: list[Callable[[], Any]]) -> list[float]:
+def timed(call: Callable[[str], Any], queries: list[str]) -> list[float]:
     seconds = []
-    for call in calls:
+    for q in queries:
         started = time.perf_counter()
-        call()
+        call(q)
         seconds.append(time.perf_counter() - started)
     return seconds
 
@@ -60,6 +60,13 @@ def run(args: argparse.Namespace, database: str) -> None:
     user = get_user_model().objects.create_user("bench")
     backend = DatabaseBackend()
     rng = random.Random(5)
+
+    def page(q: str) -> Any:
+        return backend.search(SearchQuery(q=q), user=user)
+
+    def suggest(q: str) -> Any:
+        return backend.suggest(q, user=user)
+
     plain = [rng.choice(WORDS) for _ in range(args.queries)]
     typos = [rng.choice(TYPOS) for _ in range(args.queries)]
     assert all(spelling_correct(q) for q in TYPOS), "every typo should be corrected"
@@ -68,8 +75,8 @@ def run(args: argparse.Namespace, database: str) -> None:
     plain_s: list[float] = []
     typo_s: list[float] = []
     for p, t in zip(plain, typos, strict=True):
-        plain_s += timed([lambda p=p: backend.search(SearchQuery(q=p), user=user)])
-        typo_s += timed([lambda t=t: backend.search(SearchQuery(q=t), user=user)])
+        plain_s += timed(page, [p])
+        typo_s += timed(page, [t])
     print("one page of results (ratio = against the plain query)")
     report("plain query, correctly spelled (baseline)", plain_s)
     report("misspelled: miss, correct, search again", typo_s, plain_s)
@@ -79,20 +86,20 @@ def run(args: argparse.Namespace, database: str) -> None:
     print(f"the correction alone ({words} words in the vocabulary)")
     report(
         "spelling_correct, vocabulary cached",
-        timed([lambda t=t: spelling_correct(t) for t in typos]),
+        timed(spelling_correct, typos),
         plain_s,
     )
     cold = []
     for t in typos[: max(5, args.queries // 10)]:
         cache.clear()
-        cold += timed([lambda t=t: spelling_correct(t)])
+        cold += timed(spelling_correct, [t])
     report("spelling_correct, vocabulary rebuilt", cold, plain_s)
 
     print("suggestions as the user types")
     prefixes = [w[: rng.randint(3, len(w))] for w in plain]
     report(
         "suggest (candidates ranked)",
-        timed([lambda q=q: backend.suggest(q, user=user) for q in prefixes]),
+        timed(suggest, prefixes),
         plain_s,
     )
 
