@@ -48,6 +48,11 @@ URL_SCHEMES = {"http", "https", "mailto"}
 DROPPED_WITH_CONTENT = {"script", "style", "template", "iframe", "object", "noscript"}
 
 
+# Maps a relative link target (``docs/routing.md``) to a portal URL, or None when it
+# names nothing the portal shows.
+LinkResolver = Callable[[str], str | None]
+
+
 class _ImagesAsWords(Treeprocessor):
     """Markdown images become their alt text. An image from any URL is a request to
     a host the publisher chooses the moment a reader opens the page (a tracking
@@ -71,6 +76,44 @@ class _ImagesAsWordsExtension(Extension):
         md.treeprocessors.register(_ImagesAsWords(md), "images_as_words", 0)
 
 
+class _DocPathsAsLinks(Treeprocessor):
+    """A README that names a docs page as code (`docs/routing.md`, as most do) gets
+    a link to that page. Only names the resolver knows become links; code inside a
+    link or a code block is left alone."""
+
+    def __init__(self, md: markdown.Markdown, resolve: LinkResolver) -> None:
+        super().__init__(md)
+        self.resolve = resolve
+
+    def run(self, root: Element) -> None:
+        for parent in root.iter():
+            if parent.tag in ("a", "pre"):
+                continue
+            for index, child in enumerate(list(parent)):
+                text = (child.text or "").strip()
+                if child.tag != "code" or len(child) or not text.endswith(".md"):
+                    continue
+                if self.resolve(text) is None:
+                    continue
+                # The href stays the package path: the sanitiser's attribute filter
+                # resolves it like any other link, so there is one rule for both.
+                link = Element("a", {"href": text})
+                link.tail, child.tail = child.tail, None
+                parent.remove(child)
+                link.append(child)
+                parent.insert(index, link)
+
+
+class _DocPathsAsLinksExtension(Extension):
+    def __init__(self, resolve: LinkResolver) -> None:
+        super().__init__()
+        self.resolve = resolve
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        # After the inline patterns (priority 20), which make the code elements.
+        md.treeprocessors.register(_DocPathsAsLinks(md, self.resolve), "doc_paths_as_links", 5)
+
+
 EXTENSIONS: list[str | Extension] = [
     "tables",
     "fenced_code",
@@ -79,9 +122,6 @@ EXTENSIONS: list[str | Extension] = [
     _ImagesAsWordsExtension(),
 ]
 ID_PREFIX = "md-"
-
-# Maps a relative link target (``docs/routing.md``) to a portal URL, or None to keep it.
-LinkResolver = Callable[[str], str | None]
 
 
 def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str], str | None]:
@@ -98,6 +138,10 @@ def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str],
             resolved = resolve(value)
             if resolved is not None:
                 return resolved
+            if parts.path and not parts.path.startswith("/"):
+                # A file of the package the portal does not serve (values.yaml,
+                # docs/missing.md): relative to the app page it would be a 404.
+                return None
         return value
 
     return keep
@@ -118,7 +162,12 @@ def render_markdown(
     Headings move down ``heading_offset`` levels, below the page's own title."""
     if not text.strip():
         return mark_safe("")
-    html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
+    extensions = (
+        EXTENSIONS
+        if resolve_link is None
+        else [*EXTENSIONS, _DocPathsAsLinksExtension(resolve_link)]
+    )
+    html = markdown.markdown(text, extensions=extensions, output_format="html")
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -208,6 +257,8 @@ def docs_link_resolver(
             return None
         base = posixpath.dirname(current)
         target = posixpath.normpath(posixpath.join(base, parts.path))
+        if target not in doc_paths and f"{target}.md" in doc_paths:
+            target = f"{target}.md"  # docs/routing: the page without its suffix
         if target not in doc_paths:
             return None
         fragment = f"#{ID_PREFIX}{parts.fragment}" if parts.fragment else ""

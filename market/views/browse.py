@@ -30,6 +30,7 @@ from market.selectors.catalogue import (
     catalogue_categories,
     market_names,
 )
+from market.services.details import version_values
 from market.services.publish import can_publish
 from portal.models import Role
 from portal.permissions import teams_with_role
@@ -159,6 +160,7 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
         "selected_is_latest": selected.version == latest.version,
         "about": _manifest_summary(selected),
         "dependencies": app_dependencies(app=found, version=selected),
+        "values": version_values(version=selected),
         "docs": [{"doc": d, "url": docs_url(doc_slug(d.path))} for d in docs],
         "offers": list(app_offers(name=found.name)),
         "can_publish": can_publish(request.user, found.market),
