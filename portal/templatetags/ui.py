@@ -383,6 +383,8 @@ def data_table(
             cells.append(
                 {
                     "kind": col.kind,
+                    # The column's name beside the value when a phone stacks the rows.
+                    "label": col.label,
                     "value": value,
                     "url": _lookup(row, col.link) if col.kind == "link" else "",
                     "sort_value": _sort_value(value),
