@@ -61,10 +61,7 @@ def test_admin_link_is_shown_only_to_staff(client, user, staff_user):
 @pytest.mark.django_db
 def test_current_section_is_highlighted(logged_in):
     html = logged_in.get("/docs/components/").content.decode()
-    assert (
-        '<a class="nav__link is-active" href="/docs/" aria-current="page">Docs</a>'
-        in html
-    )
+    assert '<a class="nav__link is-active" href="/docs/" aria-current="page">Docs</a>' in html
     assert '<a class="nav__link" href="/market/">Market</a>' in html
     api_docs = logged_in.get("/api/docs/").content.decode()
     assert 'is-active" href="/docs/" aria-current="page">Docs</a>' in api_docs
