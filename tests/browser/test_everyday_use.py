@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from market.services.demo import demo_market_load
 from portal.actors import Actor
@@ -29,8 +29,8 @@ pytestmark = [
     pytest.mark.usefixtures("search_db"),
 ]
 
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 MAIN_PAGES = [
     "/",
     "/market/",
@@ -135,7 +135,7 @@ def horizontal_overflow(page: Page) -> int:
 def test_main_pages_do_not_scroll_sideways_on_a_phone(member) -> None:
     page, _errors = member
     page.set_viewport_size(PHONE)
-    wide = {}
+    wide: dict[str, Any] = {}
     for path in MAIN_PAGES:
         page.goto(path)
         overflow = horizontal_overflow(page)
