@@ -13,6 +13,8 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from functools import lru_cache
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
@@ -46,6 +48,11 @@ URL_SCHEMES = {"http", "https", "mailto"}
 DROPPED_WITH_CONTENT = {"script", "style", "template", "iframe", "object", "noscript"}
 
 
+# Maps a relative link target (``docs/routing.md``) to a portal URL, or None when it
+# names nothing the portal shows.
+LinkResolver = Callable[[str], str | None]
+
+
 class _ImagesAsWords(Treeprocessor):
     """Markdown images become their alt text. An image from any URL is a request to
     a host the publisher chooses the moment a reader opens the page (a tracking
@@ -69,6 +76,44 @@ class _ImagesAsWordsExtension(Extension):
         md.treeprocessors.register(_ImagesAsWords(md), "images_as_words", 0)
 
 
+class _DocPathsAsLinks(Treeprocessor):
+    """A README that names a docs page as code (`docs/routing.md`, as most do) gets
+    a link to that page. Only names the resolver knows become links; code inside a
+    link or a code block is left alone."""
+
+    def __init__(self, md: markdown.Markdown, resolve: LinkResolver) -> None:
+        super().__init__(md)
+        self.resolve = resolve
+
+    def run(self, root: Element) -> None:
+        for parent in root.iter():
+            if parent.tag in ("a", "pre"):
+                continue
+            for index, child in enumerate(list(parent)):
+                text = (child.text or "").strip()
+                if child.tag != "code" or len(child) or not text.endswith(".md"):
+                    continue
+                if self.resolve(text) is None:
+                    continue
+                # The href stays the package path: the sanitiser's attribute filter
+                # resolves it like any other link, so there is one rule for both.
+                link = Element("a", {"href": text})
+                link.tail, child.tail = child.tail, None
+                parent.remove(child)
+                link.append(child)
+                parent.insert(index, link)
+
+
+class _DocPathsAsLinksExtension(Extension):
+    def __init__(self, resolve: LinkResolver) -> None:
+        super().__init__()
+        self.resolve = resolve
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        # After the inline patterns (priority 20), which make the code elements.
+        md.treeprocessors.register(_DocPathsAsLinks(md, self.resolve), "doc_paths_as_links", 5)
+
+
 EXTENSIONS: list[str | Extension] = [
     "tables",
     "fenced_code",
@@ -77,9 +122,6 @@ EXTENSIONS: list[str | Extension] = [
     _ImagesAsWordsExtension(),
 ]
 ID_PREFIX = "md-"
-
-# Maps a relative link target (``docs/routing.md``) to a portal URL, or None to keep it.
-LinkResolver = Callable[[str], str | None]
 
 
 def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str], str | None]:
@@ -96,6 +138,10 @@ def _attribute_filter(resolve: LinkResolver | None) -> Callable[[str, str, str],
             resolved = resolve(value)
             if resolved is not None:
                 return resolved
+            if parts.path and not parts.path.startswith("/"):
+                # A file of the package the portal does not serve (values.yaml,
+                # docs/missing.md): relative to the app page it would be a 404.
+                return None
         return value
 
     return keep
@@ -116,7 +162,12 @@ def render_markdown(
     Headings move down ``heading_offset`` levels, below the page's own title."""
     if not text.strip():
         return mark_safe("")
-    html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
+    extensions = (
+        EXTENSIONS
+        if resolve_link is None
+        else [*EXTENSIONS, _DocPathsAsLinksExtension(resolve_link)]
+    )
+    html = markdown.markdown(text, extensions=extensions, output_format="html")
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -129,6 +180,64 @@ def render_markdown(
     )
     # Only tags nh3 let through are left, so the heading pattern cannot meet raw text.
     return mark_safe(_shift_headings(cleaned, heading_offset))  # noqa: S308 - sanitised above
+
+
+# Elements whose end separates words: "</td><td>" must not glue two cells together.
+_BLOCK_TAGS = frozenset(
+    {"p", "li", "td", "th", "tr", "pre", "blockquote", "dt", "dd", "br", "hr", "div",
+     "h1", "h2", "h3", "h4", "h5", "h6"}
+)  # fmt: skip
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+class _TextOf(HTMLParser):
+    """The words of rendered Markdown: text nodes only, tags and entities gone."""
+
+    def __init__(self, *, skip: frozenset[str]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip = skip
+        self.skipping = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.skip:
+            self.skipping += 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.skip and self.skipping:
+            self.skipping -= 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+@lru_cache(maxsize=512)
+def markdown_text(text: str, *, prose_only: bool = False) -> str:
+    """Markdown as the words a reader sees: what search indexes and quotes in
+    snippets, never ``**``, ``[link](url)`` or ``#`` marks. With ``prose_only``,
+    headings and code blocks are left out (the lead of a page).
+
+    Rendered by the same Markdown pipeline as the page, then only text nodes are kept,
+    so nothing here is markup: the caller escapes it like any other text. Cached:
+    the database search backend calls it for each hit it shows."""
+    if not text.strip():
+        return ""
+    html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
+    return html_text(html, prose_only=prose_only)
+
+
+def html_text(html: str, *, prose_only: bool = False) -> str:
+    """The text nodes of an HTML fragment, whitespace collapsed (see markdown_text)."""
+    skip = frozenset(DROPPED_WITH_CONTENT | (_HEADINGS | {"pre"} if prose_only else set()))
+    parser = _TextOf(skip=skip)
+    parser.feed(html)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
 
 
 def docs_link_resolver(
@@ -148,6 +257,8 @@ def docs_link_resolver(
             return None
         base = posixpath.dirname(current)
         target = posixpath.normpath(posixpath.join(base, parts.path))
+        if target not in doc_paths and f"{target}.md" in doc_paths:
+            target = f"{target}.md"  # docs/routing: the page without its suffix
         if target not in doc_paths:
             return None
         fragment = f"#{ID_PREFIX}{parts.fragment}" if parts.fragment else ""

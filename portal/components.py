@@ -88,6 +88,26 @@ class ComponentDoc:
         return f"/docs/components/{self.name}/"
 
 
+def front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The YAML front matter of a docs file (safe loader) and the Markdown after it."""
+    front = _FRONT_MATTER_RE.match(text)
+    if not front:
+        return {}, text
+    loaded = yaml.safe_load(front.group("meta"))
+    return (loaded if isinstance(loaded, dict) else {}), text[front.end() :]
+
+
+def docs_html(body: str) -> str:
+    """The portal's own docs Markdown as sanitised HTML (component docs, the guide)."""
+    return nh3.clean(
+        markdown.markdown(body, extensions=["tables", "fenced_code", "toc", "sane_lists"]),
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+
+
 def docs_dir() -> Path:
     return Path(settings.BASE_DIR) / "docs" / "components"
 
@@ -127,13 +147,7 @@ def _load(name: str, path: str, mtime_ns: int) -> ComponentDoc:
     # Cached per file version: an edited file has a new mtime and is read again.
     text = Path(path).read_text(encoding="utf-8")
 
-    meta: dict[str, Any] = {}
-    body = text
-    front = _FRONT_MATTER_RE.match(text)
-    if front:
-        loaded = yaml.safe_load(front.group("meta"))
-        meta = loaded if isinstance(loaded, dict) else {}
-        body = text[front.end() :]
+    meta, body = front_matter(text)
 
     examples: list[Example] = []
 
@@ -142,13 +156,7 @@ def _load(name: str, path: str, mtime_ns: int) -> ComponentDoc:
         return "\n\n" + _PLACEHOLDER.format(len(examples) - 1) + "\n\n"
 
     body = _EXAMPLE_RE.sub(cut, body)
-    html = nh3.clean(
-        markdown.markdown(body, extensions=["tables", "fenced_code", "toc", "sane_lists"]),
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer",
-    )
+    html = docs_html(body)
 
     sections: list[str | Example] = []
     for index, piece in enumerate(_PLACEHOLDER_RE.split(html)):

@@ -1,9 +1,9 @@
-"""Browser pages of the portal shell: home, accounts, teams, audit, component docs."""
+"""Browser pages of the portal shell: home, accounts, teams, audit, the guide, component docs."""
 
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from portal.views import accounts, apidocs, audit, components, shell, teams
+from portal.views import accounts, apidocs, audit, components, guide, shell, teams
 
 urlpatterns = [
     path("", shell.home, name="home"),
@@ -35,6 +35,8 @@ urlpatterns = [
     ),
     path("audit/", audit.audit_list, name="audit"),
     path("api/docs/", apidocs.api_docs, name="api-docs"),
+    path("docs/", guide.docs_index, name="docs-index"),
+    path("docs/guide/<slug:slug>/", guide.guide_detail, name="guide-detail"),
     path("docs/components/", components.component_index, name="component-index"),
     path("docs/components/suggest/", components.component_suggest, name="component-suggest"),
     path("docs/components/<slug:name>/", components.component_detail, name="component-detail"),

@@ -41,8 +41,13 @@ class SearchView(APIView):
                     child=serializers.ListField(child=serializers.DictField())
                 ),
                 "degraded": serializers.BooleanField(
-                    help_text="True when answered from the database: no typo tolerance."
+                    help_text="True when answered from the database, not the search server."
                 ),
+                "did_you_mean": serializers.CharField(
+                    help_text="A corrected query, or empty. When `corrected`, the results "
+                    "are this query's: the one asked found nothing."
+                ),
+                "corrected": serializers.BooleanField(),
             },
         ),
     )
@@ -66,5 +71,7 @@ class SearchView(APIView):
                     for facet, buckets in results.facets.items()
                 },
                 "degraded": results.degraded,
+                "did_you_mean": results.did_you_mean,
+                "corrected": results.corrected,
             }
         )

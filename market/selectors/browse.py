@@ -18,7 +18,7 @@ from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
 from market.models import App, AppVersion, Market, SyncJob
 from market.selectors.catalogue import catalogue_apps
 from market.selectors.installed import Installation
-from market.semver import InvalidVersion, Version, parse_version
+from market.semver import InvalidRange, InvalidVersion, Version, max_satisfying, parse_version
 from portal.models import Role
 from portal.permissions import is_staff, teams_with_role
 
@@ -106,9 +106,10 @@ def publishable_markets(user: Any) -> QuerySet[Market]:
 
 
 def app_dependencies(*, app: App, version: AppVersion) -> list[dict[str, Any]]:
-    """The dependencies of ``version`` as ``{name, range, app}``, where ``app`` is the
-    same market's offer of that name, or None when this market does not carry it.
-    One query."""
+    """The dependencies of ``version`` as ``{name, range, app, satisfying}``: ``app`` is
+    the same market's offer of that name (None when this market does not carry it),
+    ``satisfying`` the newest of its versions in the range, what an install would
+    take ("" when none is, or the range is not understood). Two queries."""
     declared = [
         d
         for d in version.manifest.get("dependencies") or []
@@ -116,10 +117,24 @@ def app_dependencies(*, app: App, version: AppVersion) -> list[dict[str, Any]]:
     ]
     names = [d["name"] for d in declared]
     present = {a.name: a for a in App.objects.filter(market_id=app.market_id, name__in=names)}
-    return [
-        {"name": d["name"], "range": str(d.get("version") or "*"), "app": present.get(d["name"])}
-        for d in declared
-    ]
+    versions: dict[int, list[str]] = {}
+    for app_id, number in AppVersion.objects.filter(app__in=present.values()).values_list(
+        "app_id", "version"
+    ):
+        versions.setdefault(app_id, []).append(number)
+    rows = []
+    for d in declared:
+        found = present.get(d["name"])
+        wanted = str(d.get("version") or "*")
+        satisfying = ""
+        if found is not None:
+            try:
+                best = max_satisfying(versions.get(found.pk, []), wanted)
+            except InvalidRange:
+                best = None
+            satisfying = str(best) if best is not None else ""
+        rows.append({"name": d["name"], "range": wanted, "app": found, "satisfying": satisfying})
+    return rows
 
 
 def market_location(market: Market) -> str:

@@ -7,14 +7,19 @@ package cache, by a task of their own.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from dataclasses import dataclass
+from typing import Any
 
+import yaml
 from django.core.cache import cache
 from django.db import transaction
 
 from market.models import App, AppDoc, AppVersion
-from market.package import PackageRefused, read_package
+from market.package import Package, PackageRefused, read_package
+from market.package.secrets import MASK, mask_secrets, secret_paths
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.storage.base import StorageError
 from search.services.indexing import index_later
@@ -54,6 +59,66 @@ def version_readme(*, version: AppVersion) -> str:
     readme = package.readme or ""
     cache.set(key, readme, README_CACHE_SECONDS)
     return readme
+
+
+@dataclass(frozen=True)
+class VersionValues:
+    """What the app page's Values tab shows of one version."""
+
+    values_yaml: str
+    """values.yaml as published (comments kept), or re-written with secrets masked."""
+    schema_json: str
+    """values.schema.json, indented; "" when the package has none."""
+    secrets_masked: bool
+    """The schema marks secrets with defaults: values_yaml is the masked re-write."""
+
+
+def _hides_a_secret(original: Any, masked: Any) -> bool:
+    """Whether masking replaced a default that says something: an empty one ("",
+    nothing) holds no secret, and the file is then shown as published."""
+    if masked == MASK and original != MASK:
+        return original not in ("", None, [], {})
+    if isinstance(original, dict) and isinstance(masked, dict):
+        return any(_hides_a_secret(original[k], masked.get(k)) for k in original)
+    if isinstance(original, list) and isinstance(masked, list):
+        return any(_hides_a_secret(a, b) for a, b in zip(original, masked, strict=False))
+    return False
+
+
+def _values_of(package: Package) -> VersionValues:
+    raw = package.files.get("values.yaml", b"").decode("utf-8", errors="replace")
+    schema = package.values_schema
+    values = dict(package.values)
+    masked = mask_secrets(values, secret_paths(schema))
+    # A default for a secret (writeOnly) is never shown, as anywhere else in the portal;
+    # only then is the file re-written, losing its comments.
+    secrets_masked = _hides_a_secret(values, masked)
+    values_yaml = (
+        yaml.safe_dump(masked, sort_keys=False, allow_unicode=True) if secrets_masked else raw
+    )
+    return VersionValues(
+        values_yaml=values_yaml,
+        schema_json=json.dumps(schema, indent=2, ensure_ascii=False) if schema else "",
+        secrets_masked=secrets_masked,
+    )
+
+
+def version_values(*, version: AppVersion) -> VersionValues | None:
+    """Default values and schema of one version, read from its archive (through the
+    package cache, verified) and kept in the cache by digest. None when the archive
+    cannot be had now (logged)."""
+    key = f"market:values:v1:{version.digest}"
+    cached = cache.get(key)
+    if isinstance(cached, VersionValues):
+        return cached
+    try:
+        package = read_package(package_fetch(version=version), filename=version.archive)
+    except (StorageError, ArchiveMismatch, PackageRefused) as exc:
+        log.warning("values of %s %s not available: %s", version.app, version.version, exc)
+        return None
+    found = _values_of(package)
+    cache.set(key, found, README_CACHE_SECONDS)
+    return found
 
 
 def app_details_refresh(*, app: App) -> bool:

@@ -31,6 +31,7 @@ from market.selectors.catalogue import (
     market_names,
 )
 from market.selectors.installed import installed_by_app, installed_mark
+from market.services.details import version_values
 from market.services.publish import can_publish
 from portal.models import Role
 from portal.permissions import teams_with_role
@@ -161,6 +162,7 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
         "selected_is_latest": selected.version == latest.version,
         "about": _manifest_summary(selected),
         "dependencies": app_dependencies(app=found, version=selected),
+        "values": version_values(version=selected),
         "docs": [{"doc": d, "url": docs_url(doc_slug(d.path))} for d in docs],
         "offers": list(app_offers(name=found.name)),
         "installed": installed_by_app(user=request.user, names=[found.name]).get(found.name, []),

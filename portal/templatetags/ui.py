@@ -393,6 +393,8 @@ def data_table(
             cells.append(
                 {
                     "kind": col.kind,
+                    # The column's name beside the value when a phone stacks the rows.
+                    "label": col.label,
                     "value": value,
                     "url": _lookup(row, col.link) if col.kind == "link" else "",
                     "sort_value": _sort_value(value),
@@ -691,6 +693,7 @@ def search_box(
     placeholder: str = "Search apps, instances, docs…",
     label: str = "Search",
     min_chars: int = 2,
+    shortcut: str = "",
 ) -> dict[str, Any]:
     request = _request(context)
     if value is None:
@@ -706,4 +709,6 @@ def search_box(
         "placeholder": placeholder,
         "label": label,
         "min_chars": min_chars,
+        # Only "/" is wired up (static/js/portal.js), for one box per page: the header's.
+        "shortcut": shortcut if shortcut == "/" else "",
     }

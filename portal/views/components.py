@@ -22,7 +22,14 @@ from portal.components import (
 
 @login_required
 def component_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "docs/components/index.html", {"components": list_components()})
+    return render(
+        request,
+        "docs/components/index.html",
+        {
+            "components": list_components(),
+            "breadcrumbs": [("Docs", reverse("docs-index")), ("UI components", "")],
+        },
+    )
 
 
 @login_required
@@ -51,7 +58,11 @@ def component_detail(request: HttpRequest, name: str) -> HttpResponse:
             "doc": doc,
             "sections": sections,
             "components": list_components(),
-            "breadcrumbs": [("UI components", reverse("component-index")), (doc.title, "")],
+            "breadcrumbs": [
+                ("Docs", reverse("docs-index")),
+                ("UI components", reverse("component-index")),
+                (doc.title, ""),
+            ],
         },
     )
 

@@ -70,6 +70,10 @@ class SearchResults:
     facets: dict[str, list[tuple[str, int]]]
     query: SearchQuery
     degraded: bool = False
+    did_you_mean: str = ""
+    """A corrected query when the one asked found nothing ("promethues")."""
+    corrected: bool = False
+    """The hits are those of ``did_you_mean``: the query asked found nothing."""
 
     @property
     def pages(self) -> int:
@@ -85,6 +89,33 @@ class Suggestion:
 
     def as_dict(self) -> dict[str, str]:
         return {"type": self.type, "title": self.title, "url": self.url}
+
+
+def _suggestion_rank(q: str, title: str) -> int:
+    """0 the title is the query, 1 the query is a whole word of it (or whole words),
+    2 a word of the title starts with it, 3 it is inside a word, 4 it matched
+    elsewhere (the summary, a typo): "log" ranks "Log shipper" above "Logrotate"
+    above "Catalog"."""
+    q = q.lower().strip()
+    title = title.lower()
+    if title == q:
+        return 0
+    if re.search(rf"(?<!\w){re.escape(q)}(?!\w)", title):
+        return 1
+    if re.search(rf"(?<!\w){re.escape(q)}", title):
+        return 2
+    return 3 if q in title else 4
+
+
+def suggestions_ranked(q: str, found: list[Suggestion], *, limit: int) -> list[Suggestion]:
+    """Suggestions in the order a person typing expects: whole-word matches, then
+    prefixes, then substrings, each group in the backend's order (a stable sort)."""
+    return sorted(found, key=lambda s: _suggestion_rank(q, s.title))[:limit]
+
+
+# Candidates a backend fetches for suggestions_ranked to choose `limit` from: the
+# backends score a substring of a name like a whole word.
+SUGGEST_CANDIDATES = 4
 
 
 class SearchBackend(Protocol):

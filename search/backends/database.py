@@ -1,30 +1,35 @@
 """Search backend over the database: the embedded default, and the fallback when
 Elasticsearch cannot answer. Plain ``icontains`` with a simple score (an exact name
-first, then name, title, summary, body matches); no typo tolerance."""
+first, then name, title, summary, body matches). A query that finds nothing is
+corrected against the catalogue's words (search.backends.spelling) and the corrected
+query's results are shown, with "did you mean"."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from deployments.models import Instance, Namespace
 from market.models import App, AppDoc
-from market.prose import doc_slug
+from market.prose import doc_slug, html_text, markdown_text
 from portal.components import list_components
 from portal.permissions import filter_visible
 from search.backends.base import (
     FACETS,
     MAX_RESULTS_WINDOW,
+    SUGGEST_CANDIDATES,
     TYPES,
     Hit,
     SearchQuery,
     SearchResults,
     Suggestion,
     snippet,
+    suggestions_ranked,
 )
+from search.backends.spelling import spelling_correct
 from search.selectors.sources import app_url
 
 
@@ -114,7 +119,7 @@ def _hit(kind: str, row: Any, words: list[str]) -> Hit:
             "app",
             row.title or row.name,
             app_url(row.market.name, row.name),
-            snippet(row.summary or row.readme, words),
+            snippet(row.summary or markdown_text(row.readme), words),
             row.summary,
             {"market": row.market.name, "category": row.category, "version": row.latest},
         )
@@ -124,7 +129,8 @@ def _hit(kind: str, row: Any, words: list[str]) -> Hit:
             "appdoc",
             row.title,
             f"{app_url(app.market.name, app.name)}docs/{doc_slug(row.path)}",
-            snippet(row.body, words),
+            # The words a reader sees on the page, not its Markdown.
+            snippet(markdown_text(row.body), words),
             "",
             {
                 "market": app.market.name,
@@ -158,10 +164,10 @@ def _components(q: str, *, user: Any) -> list[Hit]:
     words = [w.lower() for w in _words(q)]
     hits = []
     for doc in list_components():
-        text = f"{doc.name} {doc.title} {doc.summary} {doc.markdown}".lower()
+        body = html_text(doc.body_html)
+        text = f"{doc.name} {doc.title} {doc.summary} {body}".lower()
         if all(w in text for w in words):
             score = 1000 if q.strip().lower() in (doc.name, doc.title.lower()) else 1
-            body = doc.markdown.split("---", 2)[-1]
             hits.append(
                 Hit(
                     "component",
@@ -177,6 +183,21 @@ def _components(q: str, *, user: Any) -> list[Hit]:
 
 class DatabaseBackend:
     def search(self, query: SearchQuery, *, user: Any) -> SearchResults:
+        results = self._search(query, user=user)
+        if results.count or not query.q.strip() or not user.is_authenticated:
+            return results
+        corrected = spelling_correct(query.q)
+        if not corrected:
+            return results
+        retried = self._search(replace(query, q=corrected), user=user)
+        if not retried.count:
+            return results
+        retried.query = query
+        retried.did_you_mean = corrected
+        retried.corrected = True
+        return retried
+
+    def _search(self, query: SearchQuery, *, user: Any) -> SearchResults:
         words = _words(query.q)
         kinds = [query.type] if query.type in TYPES else list(TYPES)
         wanted = query.offset + query.per_page
@@ -225,5 +246,6 @@ class DatabaseBackend:
         )
 
     def suggest(self, q: str, *, user: Any, limit: int = 8) -> list[Suggestion]:
-        results = self.search(SearchQuery(q=q, per_page=limit), user=user)
-        return [Suggestion(h.type, h.title, h.url) for h in results.hits]
+        results = self.search(SearchQuery(q=q, per_page=limit * SUGGEST_CANDIDATES), user=user)
+        found = [Suggestion(h.type, h.title, h.url) for h in results.hits]
+        return suggestions_ranked(results.did_you_mean or q, found, limit=limit)

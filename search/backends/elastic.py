@@ -18,11 +18,13 @@ from search.backends.base import (
     MARK_CLOSE,
     MARK_OPEN,
     MAX_RESULTS_WINDOW,
+    SUGGEST_CANDIDATES,
     Hit,
     SearchQuery,
     SearchResults,
     Suggestion,
     marked,
+    suggestions_ranked,
 )
 from search.client import all_aliases, es_client
 
@@ -253,10 +255,11 @@ class ElasticsearchBackend:
     def suggest(self, q: str, *, user: Any, limit: int = 8) -> list[Suggestion]:
         answer = self.client.search(
             index=all_aliases(),
-            body=suggest_body(q, user=user, limit=limit),
+            body=suggest_body(q, user=user, limit=limit * SUGGEST_CANDIDATES),
             ignore_unavailable=True,
         )
-        return [
+        found = [
             Suggestion(type=s.get("type", ""), title=s.get("title", ""), url=s.get("url", ""))
             for s in (raw.get("_source") or {} for raw in answer["hits"]["hits"])
         ]
+        return suggestions_ranked(q, found, limit=limit)

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from deployments.models import Instance, Namespace
 from deployments.workflow.manifests import resources_of
 from market.models import App, AppDoc, AppVersion
-from market.prose import doc_slug
+from market.prose import doc_slug, html_text, markdown_text
 from portal.components import ComponentNotFound, component_names, load_component
 
 # README and doc bodies beyond this are not indexed: the start says what a page is about.
@@ -83,7 +83,9 @@ def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "title": app["title"] or app["name"],
         "summary": app["summary"],
         "body": "\n".join(
-            part for part in (str(manifest.get("description") or ""), app["readme"]) if part
+            part
+            for part in (str(manifest.get("description") or ""), markdown_text(app["readme"]))
+            if part
         )[:BODY_LIMIT],
         "keywords": [str(k) for k in keywords] if isinstance(keywords, list) else [],
         "maintainers": " ".join(m for m in maintainers if m),
@@ -95,13 +97,6 @@ def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "url": app_url(market, app["name"]),
         "updated": app["updated"].isoformat() if app["updated"] else None,
     }
-
-
-def _lead(markdown: str, limit: int = 200) -> str:
-    """The start of a page's prose: headings and blank lines skipped."""
-    lines = (line.strip() for line in markdown.splitlines())
-    text = " ".join(line for line in lines if line and not line.startswith(("#", "```")))
-    return text[:limit]
 
 
 def appdoc_source(doc: AppDoc, app: dict[str, Any]) -> dict[str, Any]:
@@ -117,8 +112,9 @@ def appdoc_source(doc: AppDoc, app: dict[str, Any]) -> dict[str, Any]:
         "path": doc.path,
         "name": doc_slug(doc.path),
         "title": doc.title,
-        "summary": _lead(doc.body),
-        "body": doc.body[:BODY_LIMIT],
+        # Text, not Markdown: highlights quote it, and "**" or "](" are no words.
+        "summary": markdown_text(doc.body, prose_only=True)[:200],
+        "body": markdown_text(doc.body)[:BODY_LIMIT],
         "category": app["category"],
         "market": market,
         "version": app["latest"],
@@ -271,7 +267,7 @@ def components_build(keys: Iterable[str | int]) -> Built:
                 "name": name,
                 "title": doc.title,
                 "summary": doc.summary,
-                "body": doc.markdown[:BODY_LIMIT],
+                "body": html_text(doc.body_html)[:BODY_LIMIT],
                 "audience": "users",
                 "url": doc.url,
             },

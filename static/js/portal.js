@@ -414,10 +414,51 @@
     if (box) window.setTimeout(function () { box.close(); }, 100);
   });
 
+  /* --- "/" focuses the search box that declares it (the header's) ------------------ */
+
+  function isTyping(target) {
+    if (!target || !target.closest) return false;
+    return Boolean(target.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])"));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    // A "/" typed into a field is text, never a shortcut.
+    if (isTyping(event.target) || event.defaultPrevented) return;
+    var input = document.querySelector("input[data-search-shortcut]");
+    if (!input) return;
+    event.preventDefault();
+    input.focus();
+    input.select();
+  });
+
+  /* --- tables on a phone: each cell names its column ------------------------------- */
+
+  // The data_table component writes data-label itself; tables written by hand get
+  // theirs from their header row, for the stacked layout of narrow screens.
+  function labelTableCells() {
+    document.querySelectorAll("table.data-table__table").forEach(function (table) {
+      var headers = Array.prototype.map.call(
+        table.querySelectorAll("thead tr:first-child th"),
+        function (th) { return th.textContent.replace(/\s+/g, " ").trim(); }
+      );
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && headers[column] !== undefined && cell.colSpan === 1) {
+            cell.setAttribute("data-label", headers[column]);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+
   /* --- start-up ---------------------------------------------------------------- */
 
   function ready() {
     selectTabFromHash();
+    labelTableCells();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
@@ -425,6 +466,8 @@
     ready();
   }
   window.addEventListener("hashchange", selectTabFromHash);
+  // Content htmx swaps in may hold tables too.
+  document.addEventListener("htmx:afterSettle", labelTableCells);
   // Back-forward cache: a page restored after a confirmed submit gets usable buttons back.
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) return;

@@ -135,7 +135,7 @@ def test_versions_tab_lists_versions_newest_first_with_dates_publishers_digests(
 
 
 def test_dependencies_link_to_the_same_market_or_to_a_catalogue_search(logged_in, market, analyzer):
-    make_app(market, "redis-ops", versions=("1.3.0",), title="Redis Ops")
+    make_app(market, "redis-ops", versions=("1.1.0", "1.3.0", "2.1.0"), title="Redis Ops")
     make_app(make_market("elsewhere"), "log-collector")
 
     html = logged_in.get("/market/main/log-analyzer/").content.decode()
@@ -143,7 +143,9 @@ def test_dependencies_link_to_the_same_market_or_to_a_catalogue_search(logged_in
     redis = html.split('<tr data-dependency="redis-ops">', 1)[1].split("</tr>", 1)[0]
     assert '<a href="/market/main/redis-ops/">Redis Ops</a>' in redis
     assert "<code>&gt;=1.2.0 &lt;2.0.0</code>" in redis
-    assert "latest 1.3.0" in redis
+    # What an install would take: the newest version in the range, not the latest.
+    assert '?version=1.3.0#app-versions">1.3.0</a>' in redis
+    assert "newest in range; latest 2.1.0" in redis
     # log-collector is not in this market: the links search the whole catalogue.
     collector = html.split('<tr data-dependency="log-collector">', 1)[1].split("</tr>", 1)[0]
     assert '<a href="/market/?q=log-collector">log-collector</a>' in collector
@@ -281,3 +283,34 @@ def test_app_pages_and_icons_need_a_login(client, analyzer):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_dependency_with_no_version_in_its_range_says_so(logged_in, market, analyzer):
+    make_app(market, "redis-ops", versions=("2.0.0", "2.1.0"), title="Redis Ops")
+
+    html = logged_in.get("/market/main/log-analyzer/").content.decode()
+
+    redis = html.split('<tr data-dependency="redis-ops">', 1)[1].split("</tr>", 1)[0]
+    assert "no version in range" in redis and "latest 2.1.0" in redis
+
+
+def test_readme_names_of_docs_pages_become_links_and_other_package_files_do_not(logged_in, market):
+    readme = (
+        "Routing: `docs/routing.md`, [the same](docs/routing), [tls](./docs/routing.md#tls).\n"
+        "Not a page: `docs/missing.md`, [values](values.yaml), [x](JaVaScRiPt:alert(1)).\n"
+    )
+    make_app(market, "edge", readme=readme, docs={"docs/routing.md": "# Routing\n"})
+
+    html = logged_in.get("/market/main/edge/").content.decode()
+    body = html.split('<article class="prose markdown">', 1)[1].split("</article>", 1)[0]
+
+    assert (
+        '<a href="/market/main/edge/docs/routing" rel="noopener noreferrer nofollow">'
+        "<code>docs/routing.md</code></a>" in body
+    )
+    assert body.count('href="/market/main/edge/docs/routing"') == 2
+    assert 'href="/market/main/edge/docs/routing#md-tls"' in body
+    assert "<code>docs/missing.md</code>" in body and "docs/missing" not in body.replace(
+        "<code>docs/missing.md</code>", ""
+    )
+    assert "values.yaml" not in body.replace(">values<", "") and "javascript" not in body.lower()

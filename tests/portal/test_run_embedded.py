@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,14 @@ def _with_run_env(data: Path, command: str) -> list[str]:
     return ["bash", "-c", script]
 
 
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("run-data")
+@contextmanager
+def _served(data: Path, *, settings_module: str = "") -> Iterator[str]:
+    """Migrate, collect static files, make a user and run the server on `data` in the
+    run command's environment; yields its URL."""
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
     env["PORTAL_DATA_DIR"] = str(data)
+    if settings_module:
+        env["DJANGO_SETTINGS_MODULE"] = settings_module
     py = sys.executable
     for step in ("migrate --noinput -v 0", "collectstatic --noinput -v 0"):
         subprocess.run(
@@ -76,10 +80,33 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=20)
 
 
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _served(tmp_path_factory.mktemp("run-data")) as url:
+        yield url
+
+
 _MAKE_USER = (
     "from django.contrib.auth import get_user_model; "
     "get_user_model().objects.create_user('dora', password='a-long-enough-password')"
 )
+
+
+_LOGIN = {"username": "dora", "password": "a-long-enough-password"}
+
+
+def _logged_in(portal: str) -> requests.Session:
+    session = requests.Session()
+    form = session.get(portal + "/accounts/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert token is not None
+    session.post(
+        portal + "/accounts/login/",
+        data={**_LOGIN, "csrfmiddlewaretoken": token[1]},
+        headers={"Referer": portal + "/accounts/login/"},
+        timeout=10,
+    )
+    return session
 
 
 def test_an_unknown_page_is_a_plain_404_without_the_url_list(portal: str) -> None:
@@ -87,6 +114,35 @@ def test_an_unknown_page_is_a_plain_404_without_the_url_list(portal: str) -> Non
 
     assert response.status_code == 404
     assert "URLconf" not in response.text and "admin/" not in response.text
+
+
+def test_the_404_page_is_the_portals_own_with_its_styles(portal: str) -> None:
+    response = _logged_in(portal).get(portal + "/market/no-such-market/no-such-app/", timeout=10)
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', response.text)
+
+    assert response.status_code == 404
+    assert "This page doesn" in response.text and "Search the portal" in response.text
+    assert stylesheet and requests.get(portal + stylesheet[1], timeout=10).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def portal_with_a_failing_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # The run command's settings plus one URL that raises (tests/portal/failing_urls.py).
+    data = tmp_path_factory.mktemp("run-data-failing")
+    with _served(data, settings_module="tests.portal.failing_settings") as url:
+        yield url
+
+
+def test_a_server_error_is_the_friendly_500_page_without_a_traceback(
+    portal_with_a_failing_page: str,
+) -> None:
+    response = requests.get(portal_with_a_failing_page + "/failing/", timeout=10)
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', response.text)
+
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.text
+    assert "Traceback" not in response.text and "RuntimeError" not in response.text
+    assert stylesheet and requests.get(portal_with_a_failing_page + stylesheet[1], timeout=10).ok
 
 
 def test_a_path_climbing_out_of_static_is_a_404(portal: str) -> None:

@@ -38,7 +38,7 @@ def test_base_layout_has_navigation_search_and_user_menu(logged_in, user):
         ("Market", "/market/"),
         ("Instances", "/instances/"),
         ("Builds", "/builds/"),
-        ("Docs", "/docs/components/"),
+        ("Docs", "/docs/"),
     ]:
         assert f'href="{href}">{label}</a>' in html
     assert 'action="/search/"' in html
@@ -61,13 +61,10 @@ def test_admin_link_is_shown_only_to_staff(client, user, staff_user):
 @pytest.mark.django_db
 def test_current_section_is_highlighted(logged_in):
     html = logged_in.get("/docs/components/").content.decode()
-    assert (
-        '<a class="nav__link is-active" href="/docs/components/" aria-current="page">Docs</a>'
-        in html
-    )
+    assert '<a class="nav__link is-active" href="/docs/" aria-current="page">Docs</a>' in html
     assert '<a class="nav__link" href="/market/">Market</a>' in html
     api_docs = logged_in.get("/api/docs/").content.decode()
-    assert 'is-active" href="/docs/components/" aria-current="page">Docs</a>' in api_docs
+    assert 'is-active" href="/docs/" aria-current="page">Docs</a>' in api_docs
 
 
 @pytest.mark.django_db

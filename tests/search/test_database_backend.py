@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from market.services.demo import demo_market_load
+from portal.actors import Actor
 from portal.models import Role
 from search.backends.base import SearchQuery
 from search.models import PendingIndex
@@ -108,3 +110,75 @@ def test_pages_and_api_answer(search_db, client, api_client):
     assert suggest["results"][0]["url"] == "/market/main/grafana-dashboards/"
     assert api["count"] == 1 and api["degraded"] is False
     assert api["results"][0]["title"] == "Grafana Dashboards"
+
+
+def test_a_typo_finds_the_app_with_did_you_mean(search_db, client):
+    market = make_market()
+    make_app(market, "prometheus", title="Prometheus", summary="metrics and alerts")
+    make_app(market, "grafana", title="Grafana", keywords=["dashboards"])
+    make_user("erin")
+    client.login(username="erin", password=PASSWORD)
+
+    results = search(make_user("frank"), "promethues")
+    page = client.get("/search/", {"q": "promethues"}).content.decode()
+
+    assert results.hits[0].title == "Prometheus"
+    assert results.did_you_mean == "prometheus" and results.corrected
+    assert "Did you mean" in page and 'href="/search/?q=prometheus"' in page
+    assert search(make_user("gina"), "dashbaords").hits[0].title == "Grafana"
+
+
+def test_no_correction_when_the_query_finds_something_or_nothing_is_close(search_db):
+    market = make_market()
+    make_app(market, "prometheus", title="Prometheus")
+    make_app(market, "promtail", title="Promtail")
+    user = make_user()
+
+    found = search(user, "promtail")
+    unrelated = search(user, "kubernetes")
+
+    assert found.did_you_mean == "" and [h.title for h in found.hits] == ["Promtail"]
+    assert unrelated.count == 0 and unrelated.did_you_mean == ""
+
+
+def test_the_api_says_what_the_corrected_query_was(search_db, api_client):
+    make_app(make_market(), "prometheus", title="Prometheus")
+    api_client.force_authenticate(make_user())
+
+    api = api_client.get("/api/v1/search/", {"q": "promethues"}).json()
+
+    assert api["did_you_mean"] == "prometheus" and api["corrected"] is True
+    assert api["results"][0]["title"] == "Prometheus"
+
+
+def test_suggestions_rank_whole_words_then_prefixes_then_substrings(search_db, client):
+    market = make_market()
+    make_app(market, "catalog-sync", title="Catalog Sync")
+    make_app(market, "logrotate", title="Logrotate")
+    make_app(market, "log-shipper", title="Log Shipper")
+    make_user("erin")
+    client.login(username="erin", password=PASSWORD)
+
+    titles = [s["title"] for s in client.get("/search/suggest/", {"q": "log"}).json()["results"]]
+
+    assert titles[:3] == ["Log Shipper", "Logrotate", "Catalog Sync"]
+
+
+def test_docs_snippets_are_text_not_markdown(search_db):
+    app = make_app(make_market(), "edge-proxy", title="Edge Proxy")
+    body = "# Routing\n\nTerminate **TLS** at the [edge](docs/tls.md) with `certs`.\n"
+    make_doc(app, "docs/routing.md", "Routing", body)
+
+    hit = search(make_user(), "terminate", type="appdoc").hits[0]
+
+    assert str(hit.highlight) == "Routing <mark>Terminate</mark> TLS at the edge with certs."
+
+
+def test_the_demo_market_forgives_promethues_on_the_database_backend(search_db, tmp_path, settings):
+    settings.MARKETS_DIR = tmp_path / "markets"
+    demo_market_load(actor=Actor.cli())
+
+    results = search(make_user(), "promethues")
+
+    assert results.hits[0].title == "Prometheus Exporter Kit"
+    assert results.did_you_mean == "prometheus"

@@ -8,7 +8,7 @@ from market.services.demo import demo_market_load
 from portal.actors import Actor
 from portal.models import Role
 from search.backends.base import SearchQuery
-from search.services.query import search_run
+from search.services.query import search_run, search_suggest
 from tests.factories import PASSWORD, make_namespace, make_team, make_user
 from tests.search.helpers import index_everything, make_app, make_doc, make_instance, make_market
 
@@ -206,3 +206,27 @@ def test_hostile_queries_answer_without_error_or_fallback(search_es, client, q):
     assert page.status_code == 200 and b"data-degraded" not in page.content
     assert b"<b>x</b>" not in page.content
     assert api.status_code == 200 and api.json()["degraded"] is False
+
+
+def test_docs_snippets_and_summaries_are_text_not_markdown(search_es):
+    app = make_app(make_market(), "edge-proxy", title="Edge Proxy")
+    body = "# Routing\n\nTerminate **TLS** at the [edge](docs/tls.md) with `certs`.\n"
+    make_doc(app, "docs/routing.md", "Routing", body)
+    index_everything(search_es)
+
+    hit = search(make_user(), "terminate", type="appdoc").hits[0]
+
+    assert "<mark>Terminate</mark> TLS at the edge with certs." in str(hit.highlight)
+    assert "**" not in hit.summary and "](" not in hit.summary
+
+
+def test_suggestions_rank_whole_words_then_prefixes_then_substrings(search_es):
+    market = make_market()
+    make_app(market, "catalog-sync", title="Catalog Sync", summary="log of changes")
+    make_app(market, "logrotate", title="Logrotate")
+    make_app(market, "log-shipper", title="Log Shipper")
+    index_everything(search_es)
+
+    found = search_suggest(user=make_user(), q="log")
+
+    assert [s.title for s in found][:2] == ["Log Shipper", "Logrotate"]
