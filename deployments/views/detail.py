@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from deployments.models import Instance, InstanceStatus, Operation, OperationKind, OperationState
+from deployments.models import InstanceStatus, Operation, OperationKind, OperationState
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
