@@ -1,0 +1,146 @@
+"""Benchmark: where one operation's time goes, step by step, in this process.
+
+    .venv/bin/python bench/workflow_steps.py [--operations 100]
+
+bench/workflow.py measures throughput through real workers; this one runs the same
+installs with ``operation_execute`` called directly (no broker), and prints per
+operation the time and database queries of each step, of the engine around them, and
+of the GitOps apply alone as the baseline (the same call bench/workflow.py times).
+Uses DATABASE_URL's server when set (a fresh database beside it), else SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.environment import django_environment  # noqa: E402
+from bench.market_sync import line  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--operations", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
+        workdir = Path(tmp)
+        with django_environment(
+            workdir, unset=("ELASTICSEARCH_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")
+        ) as database:
+            return run(args.operations, workdir, database)
+
+
+def run(count: int, workdir: Path, database: str) -> int:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.workflow import publish_app
+    from deployments.models import Namespace, Operation, Revision
+    from deployments.services import instances as instance_services
+    from deployments.targets import Change, GitOpsTarget
+    from deployments.workflow import engine
+    from deployments.workflow.steps import STEPS
+    from portal.actors import Actor
+    from portal.crypto import decrypt_json
+    from portal.models import Membership, Role, Team
+
+    # Executed here, one after another: nothing is sent to a worker.
+    instance_services.enqueue_on_commit = lambda *args, **kwargs: None
+
+    market = publish_app(workdir)
+    user = get_user_model().objects.create_user("bench")
+    team = Team.objects.create(name="bench")
+    Membership.objects.create(team=team, user=user, role=Role.OPERATOR)
+    namespace = Namespace.objects.create(team=team, name="bench")
+    actor = Actor(user=user)
+
+    seconds: dict[str, float] = defaultdict(float)
+    queries: dict[str, int] = defaultdict(int)
+    for name, function in list(engine.STEP_FUNCTIONS.items()):
+
+        def timed(run: object, function: object = function, name: str = name) -> str:
+            begin = time.perf_counter()
+            with CaptureQueriesContext(connection) as captured:
+                message = function(run)  # type: ignore[operator]
+            seconds[name] += time.perf_counter() - begin
+            queries[name] += len(captured.captured_queries)
+            return message
+
+        engine.STEP_FUNCTIONS[name] = timed
+
+    ids = [
+        str(
+            instance_services.instance_install(
+                actor=actor,
+                namespace=namespace,
+                name=f"web-{i:04d}",
+                market=market,
+                app="bench-web",
+                version="1.0.0",
+            ).operation.pk
+        )
+        for i in range(count)
+    ]
+    # The first operation reads the package and starts the render child: not timed.
+    engine.operation_execute(ids.pop(0))
+    begin = time.perf_counter()
+    with CaptureQueriesContext(connection) as captured:
+        for operation_id in ids:
+            engine.operation_execute(operation_id)
+    total = time.perf_counter() - begin
+    failed = Operation.objects.filter(pk__in=ids).exclude(state="succeeded").count()
+    step_total = sum(seconds.values())
+
+    target = GitOpsTarget(workdir / "baseline-gitops")
+    applies = []
+    for revision in Revision.objects.select_related("instance").order_by("created_at"):
+        change = Change(
+            operation_id=str(uuid.uuid4()),
+            kind="install",
+            namespace="bench",
+            instance=revision.instance.name,
+            app="bench-web",
+            version=revision.app_version,
+            requested_by="bench",
+        )
+        manifests = decrypt_json(revision.manifests_encrypted)
+        started = time.perf_counter()
+        target.apply(change, manifests)
+        applies.append(time.perf_counter() - started)
+    apply_mean = sum(applies) / len(applies)
+
+    n = len(ids)
+    print(f"workflow steps bench: {n} installs executed in this process, {database}")
+    line("baseline: GitOpsTarget.apply called directly", f"{apply_mean * 1000:.1f}ms", "")
+    for name in STEPS["install"]:
+        if name in seconds:
+            line(
+                f"step {name}",
+                f"{seconds[name] / n * 1000:.1f}ms",
+                f"{queries[name] / n:.1f} queries",
+            )
+    line(
+        "engine around the steps (claim, states, record)",
+        f"{(total - step_total) / n * 1000:.1f}ms",
+        f"{(len(captured.captured_queries) - sum(queries.values())) / n:.1f} queries",
+    )
+    line(
+        "whole operation",
+        f"{total / n * 1000:.1f}ms",
+        f"ratio {total / n / apply_mean:.2f} to the apply, {failed} failed",
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
