@@ -135,20 +135,27 @@ else:
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
-    # kombu's filesystem transport: a real broker between separate web and worker
+    # A filesystem transport: a real broker between separate web and worker
     # processes with nothing to install. Messages are files in the data folder,
-    # so queued work survives a restart of either process.
+    # so queued work survives a restart of either process. portal.broker, not
+    # kombu's own transport, whose consumers can read a message before it is
+    # written and then stop the worker (kombu issue 1551).
     QUEUE_DIR = DATA_DIR / "queue"
-    for _sub in ("messages", "processed", "control"):
+    for _sub in ("messages", "processed", "control", "claimed", "quarantine"):
         (QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
     # The host part means nothing to this transport; naming one stops kombu
     # warning "No hostname was supplied" at every connection.
     CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(QUEUE_DIR / "messages"),
         "data_folder_out": str(QUEUE_DIR / "messages"),
         "processed_folder": str(QUEUE_DIR / "processed"),
         "store_processed": False,
+        # Renamed into on claim (same file system as messages/, so a claim is atomic).
+        "claimed_folder": str(QUEUE_DIR / "claimed"),
+        # Messages that do not decode, kept for a look instead of stopping the worker.
+        "quarantine_folder": str(QUEUE_DIR / "quarantine"),
         # The exchange tables; kombu's default is ./control in the working directory,
         # which two data folders would share.
         "control_folder": str(QUEUE_DIR / "control"),

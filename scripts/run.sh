@@ -4,7 +4,9 @@
 #   SQLite, the worker queue and the markets in ./var (PORTAL_DATA_DIR), the
 #   database search backend. Migrates, loads the demo data, then runs the web
 #   server on http://127.0.0.1:${PORT:-8000}/ and a Celery worker with the
-#   scheduler (-B) side by side. Ctrl-C stops both.
+#   scheduler (-B) side by side, and prints the demo logins once both are up.
+#   A worker that dies is started again (pausing longer each time it dies
+#   quickly); the web server dying stops both. Ctrl-C stops both.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,12 +37,36 @@ say "demo data"
 # (its server listens on loopback only).
 logins=$("$PY" manage.py demo_load --force)
 
-# Each child gets its own process group (job control on while they start), so a
-# Ctrl-C in the terminal reaches only this script, which then stops both.
+# Each child gets its own process group (job control on while it starts), so a
+# Ctrl-C in the terminal reaches only this script, which then stops both. Their
+# output goes to the terminal and to logs in the data folder.
+log_dir="${PORTAL_DATA_DIR:-$REPO_ROOT/var}/log"
+mkdir -p "$log_dir"
+web_log="$log_dir/web.log"
+worker_log="$log_dir/worker.log"
 web=""
 worker=""
+worker_started=0
 
 group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+
+start_web() {
+    # runserver is the development server: the run command is for trying the portal
+    # on one machine. Production runs a WSGI server on portal.wsgi (SPEC section 4).
+    set -m
+    "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload </dev/null > >(tee -a "$web_log") 2>&1 &
+    web=$!
+    set +m # the group is made; no job-status chatter from here on
+}
+
+start_worker() {
+    set -m
+    "$VENV/bin/celery" -A portal worker -B --loglevel=info --concurrency=2 </dev/null \
+        > >(tee -a "$worker_log") 2>&1 &
+    worker=$!
+    set +m
+    worker_started=$SECONDS
+}
 
 stop_all() {
     trap - INT TERM
@@ -72,30 +98,61 @@ on_signal() {
 }
 trap on_signal INT TERM
 
-# runserver is the development server: the run command is for trying the portal
-# on one machine. Production runs a WSGI server on portal.wsgi (SPEC section 4).
-set -m
-"$PY" manage.py runserver "127.0.0.1:$PORT" --noreload </dev/null &
-web=$!
-"$VENV/bin/celery" -A portal worker -B --loglevel=info --concurrency=2 </dev/null &
-worker=$!
-set +m # the groups are made; no job-status chatter from here on
+# Wait (up to 60 s) until the web server answers and the worker has said it is
+# ready, so that the logins come after their start-up banners.
+wait_until_up() {
+    local worker_log_from=$1
+    for _ in $(seq 120); do
+        if curl -s -o /dev/null -m 1 "http://127.0.0.1:$PORT/healthz" &&
+            tail -c "+$((worker_log_from + 1))" "$worker_log" | grep -q ' ready\.$'; then
+            return 0
+        fi
+        if ! kill -0 "$web" 2>/dev/null || ! kill -0 "$worker" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.5
+    done
+}
+
+worker_log_size=$(stat -c %s "$worker_log" 2>/dev/null || echo 0)
+start_web
+start_worker
+wait_until_up "$worker_log_size"
 
 cat <<EOF
 
 ==> Ops Market: http://127.0.0.1:$PORT/   (admin console: http://127.0.0.1:$PORT/admin/)
 $logins
-==> Ctrl-C stops the web server (pid $web) and the worker (pid $worker).
+==> Logs: $web_log and $worker_log
+==> Ctrl-C stops the web server and the worker.
 
 EOF
 
-# Either child exiting on its own is a failure: stop the other and report it.
-set +e
-wait -n "$web" "$worker"
-status=$?
-set -e
-trap - INT TERM
-if kill -0 "$web" 2>/dev/null; then gone=worker; else gone="web server"; fi
-warn "the $gone exited (status $status); stopping the rest"
-stop_all
-exit 1
+# The web server exiting on its own is a failure: stop the worker and report it.
+# The worker exiting is not (queued messages are files, and wait for the next
+# one): start it again, pausing longer after each quick death (1 s, 2 s ... 60 s).
+backoff=1
+while true; do
+    set +e
+    wait -n "$web" "$worker"
+    status=$?
+    set -e
+    if ! kill -0 "$web" 2>/dev/null; then
+        trap - INT TERM
+        warn "the web server exited (status $status); stopping the worker"
+        stop_all
+        exit 1
+    fi
+    kill -0 "$worker" 2>/dev/null && continue
+    ran=$((SECONDS - worker_started))
+    ((ran < 60)) || backoff=1
+    # Its pool processes and beat can outlive it; a second beat would double the schedule.
+    kill -KILL -- "-$worker" 2>/dev/null || true
+    warn "the worker exited (status $status) after ${ran}s; starting it again in ${backoff}s" \
+        "(log: $worker_log)"
+    # In the background, so that a Ctrl-C meanwhile is handled at once.
+    sleep "$backoff" &
+    wait $! || true
+    backoff=$((backoff * 2 > 60 ? 60 : backoff * 2))
+    start_worker
+done

@@ -182,8 +182,23 @@ EXTRA_VARIANTS: dict[str, list[dict[str, Any]]] = {
     "oncall-runbooks": [{"source": {"type": "inline"}}],
     "log-collector": [{"output": {"type": "http"}}, {"output": {"type": "stdout"}}],
     "cert-watcher": [{"secrets": {"enabled": True, "namespaces": ["payments", "sre-tools"]}}],
-    # A drill aimed outside the allowed namespaces renders suspended, not broken.
-    "chaos-drills": [{"safety": {"allowedNamespaces": []}}],
+    # A drill aimed outside the allowed namespaces (since 0.3.1: outside the
+    # instance's) renders suspended, not broken.
+    "chaos-drills": [
+        {"safety": {"allowedNamespaces": []}},
+        {
+            "drills": [
+                {
+                    "name": "elsewhere",
+                    "schedule": "0 9 * * 1",
+                    "action": "dns-failure",
+                    "namespace": "payments",
+                    "selector": {"app": "api"},
+                    "durationSeconds": 60,
+                }
+            ]
+        },
+    ],
     "backup-scheduler": [
         {
             "jobs": [
