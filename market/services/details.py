@@ -18,9 +18,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 from market.models import App, AppDoc, AppVersion
-from market.package import Package, PackageRefused, read_package
+from market.package import Package, PackageRefused
 from market.package.secrets import MASK, mask_secrets, secret_paths
-from market.services.fetch import ArchiveMismatch, package_fetch
+from market.services.fetch import ArchiveMismatch, package_load
 from market.storage.base import StorageError
 from search.services.indexing import index_later
 
@@ -51,10 +51,8 @@ def version_readme(*, version: AppVersion) -> str:
     cached = cache.get(key)
     if isinstance(cached, str):
         return cached
-    try:
-        package = read_package(package_fetch(version=version), filename=version.archive)
-    except (StorageError, ArchiveMismatch, PackageRefused) as exc:
-        log.warning("README of %s %s not available: %s", app, version.version, exc)
+    package = _package_or_none(version, "README")
+    if package is None:
         return ""
     readme = package.readme or ""
     cache.set(key, readme, README_CACHE_SECONDS)
@@ -103,6 +101,16 @@ def _values_of(package: Package) -> VersionValues:
     )
 
 
+def _package_or_none(version: AppVersion, what: str) -> Package | None:
+    """The version's read package, or None when its archive cannot be had or read
+    now (logged with ``what`` was wanted: pages show without it, syncs retry)."""
+    try:
+        return package_load(version=version)
+    except (StorageError, ArchiveMismatch, PackageRefused) as exc:
+        log.warning("%s of %s %s not available: %s", what, version.app, version.version, exc)
+        return None
+
+
 def version_values(*, version: AppVersion) -> VersionValues | None:
     """Default values and schema of one version, read from its archive (through the
     package cache, verified) and kept in the cache by digest. None when the archive
@@ -111,10 +119,8 @@ def version_values(*, version: AppVersion) -> VersionValues | None:
     cached = cache.get(key)
     if isinstance(cached, VersionValues):
         return cached
-    try:
-        package = read_package(package_fetch(version=version), filename=version.archive)
-    except (StorageError, ArchiveMismatch, PackageRefused) as exc:
-        log.warning("values of %s %s not available: %s", version.app, version.version, exc)
+    package = _package_or_none(version, "values")
+    if package is None:
         return None
     found = _values_of(package)
     cache.set(key, found, README_CACHE_SECONDS)
@@ -127,10 +133,8 @@ def app_details_refresh(*, app: App) -> bool:
     version = app.versions.filter(version=app.latest).first()
     if version is None or app.details_digest == version.digest:
         return True
-    try:
-        package = read_package(package_fetch(version=version), filename=version.archive)
-    except (StorageError, ArchiveMismatch, PackageRefused) as exc:
-        log.warning("details of %s %s not refreshed: %s", app, version.version, exc)
+    package = _package_or_none(version, "details")
+    if package is None:
         return False
     with transaction.atomic():
         app.readme = package.readme or ""
