@@ -327,6 +327,7 @@ def test_a_path_that_is_both_file_and_folder_is_refused(repo: Path, target: GitO
         ("namespace", "Team-A"),
         ("instance", "web/evil"),
         ("instance", ".git"),
+        ("instance", "web\n"),  # ^...$ let a final newline through
         ("instance", ""),
         ("app", "nginx latest"),
         ("app", ""),
