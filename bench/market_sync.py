@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.environment import django_environment  # noqa: E402
+from guards.paths import UnsafePath, safe_relative_path  # noqa: E402
 
 CATEGORIES = ["observability", "databases", "networking", "security", "storage", "runbooks"]
 MANIFEST = """\
@@ -190,8 +191,13 @@ class _MarketHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         relative = self.path.split("?", 1)[0].lstrip("/")
+        try:
+            safe_relative_path(relative)
+        except UnsafePath:
+            self._send(404, b"not found", {})
+            return
         path = self.server.root / relative
-        if ".." in relative.split("/") or not path.is_file():
+        if not path.is_file():
             self._send(404, b"not found", {})
             return
         body = path.read_bytes()

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from builds.models import ResourceProfile
+from guards.slugs import SLUG_MAX_LENGTH, validate_slug
 from market.models import Market
 
 
@@ -96,7 +97,7 @@ class BuildForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    name = forms.SlugField(max_length=63)
+    name = forms.CharField(max_length=SLUG_MAX_LENGTH, validators=[validate_slug])
     description = forms.CharField(max_length=200, required=False)
     values = forms.CharField(
         required=False,
@@ -137,5 +138,7 @@ class BundleExportForm(forms.Form):
 
 
 class BundleImportForm(forms.Form):
-    name = forms.SlugField(max_length=63, label="Market name")
+    name = forms.CharField(
+        max_length=SLUG_MAX_LENGTH, validators=[validate_slug], label="Market name"
+    )
     bundle = forms.FileField(help_text="A bundle written by market_export or the export form.")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from portal.models import slug_validator
+from guards.slugs import validate_slug
 
 
 class ResourceProfile(models.Model):
@@ -14,7 +14,7 @@ class ResourceProfile(models.Model):
     the hosts a strict build may name. Only the values it sets override the
     environment defaults; see builds.selectors.effective_resources."""
 
-    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=63, unique=True, validators=[validate_slug])
     description = models.CharField(max_length=200, blank=True)
     values = models.JSONField(default=dict, blank=True)
     allowed_hosts = models.JSONField(default=list, blank=True)

@@ -21,22 +21,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from guards.archives import UnsafeMember, check_tar_member_type, check_zip_member_type
+from guards.git import git_env
+from guards.paths import UnsafePath, safe_relative_path, shown_path
 from market.package import Limits, PackageRefused
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 
 
-def _member_path(name: str) -> str:
-    """The normalised relative path of an archive member; refuses unsafe names."""
-    if "\x00" in name or "\\" in name:
-        raise PackageRefused("bad_path", f"{name[:100]!r}: unsafe characters in the name")
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        raise PackageRefused("absolute_path", f"{name[:100]}: absolute path")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise PackageRefused("traversal", f"{name[:100]}: path contains ..")
-    return "/".join(parts)
+def _member_path(name: str, *, directory: bool) -> str:
+    """The relative path of an archive member, by the one path rule (``guards.paths``).
+
+    Two spellings that archivers add to canonical names are taken off first, because
+    ``tar -czf src.tgz -C my-app .`` is how people pack a folder: a leading ``./`` and
+    a directory's trailing ``/``. The archive's own top folder (``.``, ``./``) is "".
+    Anything else non-canonical (``a//b``, ``a/./b``) is refused, never rewritten."""
+    if name in (".", "./"):
+        return ""
+    trimmed = name.removeprefix("./")
+    if directory:
+        trimmed = trimmed.removesuffix("/")
+    try:
+        return "/".join(safe_relative_path(trimmed))
+    except UnsafePath as error:
+        raise PackageRefused(error.code, f"{shown_path(name, 100)}: {error.reason}") from None
+
+
+def _refuse_member_type(path: str, error: UnsafeMember) -> PackageRefused:
+    return PackageRefused(error.code, f"{path} {error.reason}; sources hold regular files only")
 
 
 class _Writer:
@@ -103,19 +116,14 @@ def _extract_tar(data: bytes, writer: _Writer) -> None:
             for member in tar:
                 if member.type in (tarfile.XHDTYPE, tarfile.XGLTYPE):
                     continue
-                path = _member_path(member.name)
-                if member.issym() or member.islnk():
-                    kind = "symbolic" if member.issym() else "hard"
-                    raise PackageRefused(
-                        "symlink",
-                        f"{path} is a {kind} link (to {member.linkname[:100]}); "
-                        "sources hold regular files only",
-                    )
+                path = _member_path(member.name, directory=member.isdir())
+                try:
+                    check_tar_member_type(member)
+                except UnsafeMember as error:
+                    raise _refuse_member_type(path, error) from None
                 if member.isdir():
                     writer.directory(path)
                     continue
-                if not member.isfile():
-                    raise PackageRefused("special_file", f"{path} is not a regular file")
                 writer.file(path, member.size, tar.extractfile(member), member.mode)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         if isinstance(exc, FileExistsError):
@@ -127,19 +135,16 @@ def _extract_zip(data: bytes, writer: _Writer) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
-                path = _member_path(info.filename)
-                unix_mode = info.external_attr >> 16
-                if (unix_mode & 0o170000) == 0o120000:
-                    raise PackageRefused(
-                        "symlink", f"{path} is a symbolic link; sources hold regular files only"
-                    )
+                path = _member_path(info.filename, directory=info.is_dir())
+                try:
+                    check_zip_member_type(info)
+                except UnsafeMember as error:
+                    raise _refuse_member_type(path, error) from None
                 if info.is_dir():
                     writer.directory(path)
                     continue
-                if unix_mode and (unix_mode & 0o170000) not in (0, 0o100000):
-                    raise PackageRefused("special_file", f"{path} is not a regular file")
                 with archive.open(info) as stream:
-                    writer.file(path, info.file_size, stream, unix_mode)
+                    writer.file(path, info.file_size, stream, info.external_attr >> 16)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
         raise PackageRefused("archive_invalid", f"corrupt archive: {exc}") from None
 
@@ -172,18 +177,14 @@ def git_export(
     ``config`` the ``http.curloptResolve`` pins of the addresses it checked. Here
     git runs with no system or user configuration, no prompts, no redirects, and
     only the protocols the URL's scheme needs; hooks never run in a bare fetch."""
-    if not REF_RE.match(ref) or ".." in ref or ref.startswith("-"):
+    if not REF_RE.fullmatch(ref) or ".." in ref or ref.startswith("-"):
         raise PackageRefused("git_ref", f"{ref[:100]!r} is not a branch, tag or commit")
     scheme = url.split(":", 1)[0].lower()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(work),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ALLOW_PROTOCOL": "file" if scheme == "file" else "http:https",
-        "LC_ALL": "C",
-    }
+    # Nothing of the worker's environment (``guards.git``); HOME is the sandbox.
+    env = git_env(
+        home=work,
+        extra={"GIT_ALLOW_PROTOCOL": "file" if scheme == "file" else "http:https"},
+    )
     repo = work / "repo.git"
 
     git_bin = shutil.which("git")
@@ -220,9 +221,9 @@ def git_export(
 
     git("init", "--quiet", "--bare", str(repo))
     # A sha is fetched as itself; a name as a branch or a tag.
-    refspec = ref if SHA_RE.match(ref) else f"+{ref}:refs/build/wanted"
+    refspec = ref if SHA_RE.fullmatch(ref) else f"+{ref}:refs/build/wanted"
     git("--git-dir", str(repo), "fetch", "--quiet", "--no-tags", "--depth", "1", "--", url, refspec)
-    target = ref if SHA_RE.match(ref) else "refs/build/wanted"
+    target = ref if SHA_RE.fullmatch(ref) else "refs/build/wanted"
     sha = git("--git-dir", str(repo), "rev-parse", "--verify", f"{target}^{{commit}}").decode()
     sha = sha.strip()
     tar = git("--git-dir", str(repo), "archive", "--format=tar", sha)
@@ -230,13 +231,4 @@ def git_export(
     return sha
 
 
-def show_source(url: str) -> str:
-    """A git URL without credentials, for records and logs."""
-    if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        host_part, _, path = rest.partition("/")
-        return f"{scheme}://{host_part.rsplit('@', 1)[1]}/{path}"
-    return url
-
-
-__all__ = ["extract_archive", "git_export", "package_root", "show_source"]
+__all__ = ["extract_archive", "git_export", "package_root"]

@@ -12,8 +12,9 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from guards.slugs import validate_slug
 from market.models import Market
-from portal.models import Team, slug_validator
+from portal.models import Team
 
 
 class DeployTarget(models.TextChoices):
@@ -23,7 +24,7 @@ class DeployTarget(models.TextChoices):
 class Namespace(models.Model):
     """Where instances are installed. Owned by one team, bound to a deploy target."""
 
-    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=63, unique=True, validators=[validate_slug])
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
     target = models.CharField(
         max_length=32, choices=DeployTarget.choices, default=DeployTarget.GITOPS
@@ -55,7 +56,7 @@ class Instance(models.Model):
     until its name is installed again."""
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="instances")
-    name = models.CharField(max_length=53, validators=[slug_validator])
+    name = models.CharField(max_length=53, validators=[validate_slug])
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="instances")
     app_name = models.CharField(max_length=63)
     version = models.CharField(max_length=100, blank=True)

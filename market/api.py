@@ -13,6 +13,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from guards.slugs import validate_slug
 from market.index import VersionConflict
 from market.models import App, AppVersion, Market
 from market.package import PackageRefused
@@ -26,7 +27,6 @@ from market.services.sync import sync_job_enqueue
 from market.storage.base import StorageError
 from portal.actors import actor_from_request
 from portal.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
-from portal.models import slug_validator
 from portal.permissions import is_staff, require_staff
 
 ERR = OpenApiResponse(ErrorSerializer)
@@ -63,7 +63,7 @@ class MarketOutput(serializers.ModelSerializer):
 
 
 class MarketInput(serializers.Serializer):
-    name = serializers.CharField(max_length=63, validators=[slug_validator])
+    name = serializers.CharField(max_length=63, validators=[validate_slug])
     location = serializers.CharField(max_length=1000)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     writable = serializers.BooleanField(default=False)

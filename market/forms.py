@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 
+from guards.slugs import SLUG_MAX_LENGTH, validate_slug
 from market.models import Market
 from portal.models import Team
 
@@ -92,8 +93,10 @@ class PublishForm(forms.Form):
 
 
 class MarketAddForm(forms.Form):
-    name = forms.SlugField(
-        max_length=63, help_text="Lowercase letters, digits and dashes; used in URLs."
+    name = forms.CharField(
+        max_length=SLUG_MAX_LENGTH,
+        validators=[validate_slug],
+        help_text="Lowercase letters, digits and dashes; used in URLs.",
     )
     description = forms.CharField(max_length=500, required=False)
     location = forms.CharField(

@@ -13,11 +13,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from guards.slugs import is_slug
 from market.semver import InvalidVersion, parse_version
 
 FORMAT = 1
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class MarketDocumentError(ValueError):
@@ -160,7 +160,7 @@ def parse_market_json(data: bytes) -> dict[str, Any]:
 
 
 def check_market_entry(name: str, entry: Any) -> None:
-    if not NAME_RE.match(name):
+    if not is_slug(name):
         raise MarketDocumentError(f"app name {name!r} is not a valid name")
     if not isinstance(entry, dict):
         raise MarketDocumentError(f"{name}: entry is not an object")
@@ -194,7 +194,7 @@ def check_version_entry(name: str, version: str, entry: Any) -> None:
         raise MarketDocumentError(f"{name} {version}: entry is not an object")
     if entry.get("archive") != f"{name}-{version}.tgz":
         raise MarketDocumentError(f"{name} {version}: archive name must be {name}-{version}.tgz")
-    if not isinstance(entry.get("digest"), str) or not DIGEST_RE.match(entry["digest"]):
+    if not isinstance(entry.get("digest"), str) or not DIGEST_RE.fullmatch(entry["digest"]):
         raise MarketDocumentError(f"{name} {version}: digest must be sha256:<hex>")
     size = entry.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:

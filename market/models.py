@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from portal.models import Team, slug_validator
+from guards.slugs import validate_slug
+from portal.models import Team
 
 
 class Market(models.Model):
     """A subscribed market: a format-1 layout on static storage (SPEC section 3)."""
 
-    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=63, unique=True, validators=[validate_slug])
     description = models.CharField(max_length=500, blank=True)
     location = models.CharField(
         max_length=1000, help_text="A path, file://, s3://bucket/prefix or http(s):// URL."
@@ -50,7 +51,7 @@ class App(models.Model):
     """One app as one market offers it: the market.json entry plus its latest details."""
 
     market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="apps")
-    name = models.CharField(max_length=63, validators=[slug_validator])
+    name = models.CharField(max_length=63, validators=[validate_slug])
     title = models.CharField(max_length=200)
     summary = models.CharField(max_length=200, blank=True)
     category = models.CharField(max_length=63, blank=True, db_index=True)

@@ -3,11 +3,12 @@ the markets this portal holds (SPEC section 3)."""
 
 from django.urls import path, re_path
 
+from guards.slugs import SLUG_PATTERN
 from market.views import browse, markets, publish, serve
 
 urlpatterns = [
     re_path(
-        r"^markets/(?P<market>[a-z0-9-]{1,63})/(?P<path>.+)$",
+        rf"^markets/(?P<market>{SLUG_PATTERN})/(?P<path>.+)$",
         serve.market_file,
         name="market-file",
     ),

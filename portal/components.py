@@ -36,6 +36,8 @@ from django.template import Context, engines
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
+from guards.slugs import SLUG_MAX_LENGTH, validate_slug
+
 COMPONENT_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n", re.S)
@@ -206,11 +208,10 @@ def suggest_components(query: str, *, limit: int = 8) -> list[dict[str, str]]:
 class ExampleInstallForm(forms.Form):
     """A small form for the form-field examples."""
 
-    name = forms.RegexField(
-        regex=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
-        max_length=63,
+    name = forms.CharField(
+        max_length=SLUG_MAX_LENGTH,
+        validators=[validate_slug],
         help_text="Lowercase letters, digits and dashes.",
-        error_messages={"invalid": "Use lowercase letters, digits and dashes."},
     )
     version = forms.ChoiceField(choices=[("1.4.2", "1.4.2"), ("1.3.0", "1.3.0")])
     values = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)

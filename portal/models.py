@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-slug_validator = RegexValidator(
-    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
-    "Use lowercase letters, digits and dashes; start and end with a letter or digit.",
-)
+from guards.slugs import validate_slug
 
 
 class Role(models.TextChoices):
@@ -20,7 +16,7 @@ class Role(models.TextChoices):
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=63, unique=True, validators=[validate_slug])
     description = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     members = models.ManyToManyField(  # type: ignore[var-annotated]

@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from builds.sources import extract_archive
+from guards.slugs import validate_slug
 from market.index import (
     MarketDocumentError,
     archive_key,
@@ -47,7 +48,6 @@ from market.services.markets import MarketRefused, market_add
 from market.services.sync import market_sync
 from market.storage.cas import dump_json
 from portal.actors import Actor
-from portal.models import slug_validator
 from portal.permissions import is_staff
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Forbidden, Invalid
@@ -227,7 +227,7 @@ def bundle_import(*, actor: Actor, name: str, data: bytes) -> Market:
     if actor.user is not None and not is_staff(actor.user):
         raise Forbidden("only staff may import bundles")
     try:
-        slug_validator(name)
+        validate_slug(name)
     except ValidationError as exc:
         raise Invalid(f"name: {'; '.join(exc.messages)}") from None
     if Market.objects.filter(name=name).exists():

@@ -11,8 +11,8 @@ from django.utils import timezone
 from builds.lint import VALID_HOST_RE
 from builds.models import ResourceProfile
 from builds.selectors import check_variables
+from guards.slugs import validate_slug
 from portal.actors import Actor
-from portal.models import slug_validator
 from portal.permissions import is_staff
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Forbidden, Invalid
@@ -46,7 +46,7 @@ def profile_create(
 ) -> ResourceProfile:
     _require_staff(actor)
     try:
-        slug_validator(name)
+        validate_slug(name)
     except ValidationError as exc:
         raise Invalid(f"name: {'; '.join(exc.messages)}") from None
     checked = check_variables(values or {}, what="values")

@@ -29,6 +29,7 @@ from deployments.models import (
 from deployments.selectors.dependents import Dependent, dependents_broken_by
 from deployments.workflow.resolve import install_plan, version_resolve
 from deployments.workflow.steps import STEPS
+from guards.slugs import validate_slug
 from market.models import AppVersion, Market
 from market.package import PackageRefused
 from market.package.model import Package
@@ -39,7 +40,7 @@ from market.services.fetch import ArchiveMismatch, package_load
 from market.storage.base import StorageError, TransientStorageError
 from portal.actors import Actor
 from portal.crypto import decrypt_json, encrypt_json
-from portal.models import Role, slug_validator
+from portal.models import Role
 from portal.permissions import has_team_role
 from portal.queue import enqueue_on_commit, queue_available
 from portal.services.audit import audit_record
@@ -118,7 +119,7 @@ def instance_name_check(name: str) -> str:
     if len(name) > INSTANCE_NAME_MAX:
         raise Invalid(f"Instance name {name!r} is longer than {INSTANCE_NAME_MAX} characters.")
     try:
-        slug_validator(name)
+        validate_slug(name)
     except Exception:
         raise Invalid(
             f"Instance name {name!r} must be lowercase letters, digits and dashes."

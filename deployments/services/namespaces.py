@@ -7,8 +7,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from deployments.models import DeployTarget, Namespace
+from guards.slugs import validate_slug
 from portal.actors import Actor
-from portal.models import Team, slug_validator
+from portal.models import Team
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Invalid, Refused
 from search.services.indexing import index_later
@@ -26,7 +27,7 @@ def namespace_create(
     they become folder names in the GitOps repository."""
     name = name.strip()
     try:
-        slug_validator(name)
+        validate_slug(name)
     except ValidationError as exc:
         raise Invalid(f"Namespace name {name!r}: {exc.messages[0]}") from None
     if target not in DeployTarget.values:

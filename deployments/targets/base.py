@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from guards.paths import UnsafePath, safe_relative_path, shown_path
+from guards.slugs import is_slug
+
 KINDS = ("install", "upgrade", "rollback", "uninstall")
 
-# The same rule as portal.models.slug_validator (namespace names) and a Kubernetes
-# DNS-1123 label: a namespace or instance name is one folder of the GitOps tree.
-_SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # App names and versions go into a commit subject: no whitespace, so that a version
 # cannot smuggle words (or a forged trailer line) into the message.
 _TOKEN = re.compile(r"^[A-Za-z0-9._+-]{1,128}$")
@@ -102,7 +102,8 @@ def check_operation_id(operation_id: str) -> str:
 
 
 def check_name(what: str, value: str) -> str:
-    if not isinstance(value, str) or not _SLUG.match(value):
+    # A namespace or instance name is one folder of the GitOps tree.
+    if not is_slug(value):
         raise TargetError(f"{what} {value!r} is not a valid name")
     return value
 
@@ -115,7 +116,7 @@ def check_change(change: Change) -> Change:
     check_name("namespace", change.namespace)
     check_name("instance", change.instance)
     for what, value in (("app", change.app), ("version", change.version)):
-        if not isinstance(value, str) or not _TOKEN.match(value):
+        if not isinstance(value, str) or not _TOKEN.fullmatch(value):
             raise TargetError(f"{what} {value!r} is not a valid {what}")
     requested_by = change.requested_by
     if (
@@ -129,27 +130,16 @@ def check_change(change: Change) -> Change:
 
 
 def check_manifest_path(path: str) -> str:
-    """``path`` when it is a safe relative slash path inside an instance folder.
-
-    Refused: absolute paths, ``.``/``..`` or empty parts, backslashes, control
-    characters, and any part starting with ``.git`` (``.git``, ``.gitmodules``,
-    ``.gitattributes`` would change how git itself reads the repository).
-    """
-    if not isinstance(path, str) or not path:
-        raise TargetError("manifest path must be a non-empty string")
-    if len(path.encode("utf-8")) > MAX_MANIFEST_PATH_BYTES:
-        raise TargetError(f"manifest path is longer than {MAX_MANIFEST_PATH_BYTES} bytes")
-    if "\\" in path:
-        raise TargetError(f"manifest path {path!r} contains a backslash")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
-        raise TargetError(f"manifest path {path!r} contains a control character")
-    if path.startswith("/"):
-        raise TargetError(f"manifest path {path!r} is absolute")
-    for part in path.split("/"):
-        if part in ("", ".", ".."):
-            raise TargetError(f"manifest path {path!r} has an empty, '.' or '..' part")
-        if part.lower().startswith(".git"):
-            raise TargetError(f"manifest path {path!r} names a git control file")
+    """``path`` when it is a safe relative slash path (``guards.paths``) inside an
+    instance folder, with no part starting with ``.git`` (``.git``, ``.gitmodules``,
+    ``.gitattributes`` would change how git itself reads the repository)."""
+    try:
+        parts = safe_relative_path(path, max_bytes=MAX_MANIFEST_PATH_BYTES)
+    except UnsafePath as error:
+        shown = shown_path(path) if isinstance(path, str) else repr(path)
+        raise TargetError(f"manifest path {shown!r}: {error.reason}") from None
+    if any(part.lower().startswith(".git") for part in parts):
+        raise TargetError(f"manifest path {path!r} names a git control file")
     return path
 
 

@@ -24,13 +24,13 @@ Invariants, for workers that run in several processes and may be SIGKILLed anywh
   remote's ``main``: it never pulls or rebases, so a commit made on the remote by
   someone else makes every push fail (loudly) until a person reconciles the branches.
 
-git runs as a subprocess with argument lists (never a shell), with the machine's global
-and system configuration ignored, so nothing outside the repository changes its output.
+git runs as a subprocess with argument lists (never a shell), in the environment of
+``guards.git.git_env``: the machine's global and system configuration ignored, so nothing
+outside the repository changes its output, and none of the worker's secrets passed on.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -40,7 +40,6 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from deployments.targets.base import (
     Applied,
@@ -52,6 +51,8 @@ from deployments.targets.base import (
     check_name,
     check_operation_id,
 )
+from guards.git import SSH_CHOICE, git_env, redact_url
+from guards.locks import LockError, LockTimeout, exclusive_lock
 
 BRANCH = "main"
 REMOTE = "origin"
@@ -71,6 +72,23 @@ LOCK_TIMEOUT_SECONDS = 60.0
 # Local commands include a foreground `gc --auto` now and then; pushes cross a network.
 GIT_TIMEOUT_SECONDS = 300.0
 PUSH_TIMEOUT_SECONDS = 120.0
+
+# What of the worker's environment reaches git, so that a deployment reaches its
+# remote as it chose: its ssh agent, proxy and CA bundle. Nothing else (no secrets).
+REMOTE_ACCESS_VARIABLES = (
+    *SSH_CHOICE,
+    "SSH_AUTH_SOCK",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 
 # Lock files git itself leaves behind when killed while writing; under our flock
 # none of them can belong to a live process (gc runs in the foreground, see _init).
@@ -116,7 +134,7 @@ class GitOpsTarget:
         self.pause_before_commit = pause_before_commit
         self.lock_timeout = lock_timeout
         self.push_timeout = push_timeout
-        self._env = _git_env(self.repo_dir)
+        self._env = _git_env()
         self._ours = False
 
     def __repr__(self) -> str:
@@ -505,31 +523,18 @@ class GitOpsTarget:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        """The exclusive writer lock, given up after ``lock_timeout`` seconds."""
+        """The exclusive writer lock (``guards.locks``), given up after ``lock_timeout``
+        seconds as transient: the writer holding it may finish, a retry may get it."""
         try:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise TargetUnavailable(f"cannot open {self.lock_path}: {error.strerror}") from None
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            delay = 0.005
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise TargetUnavailable(
-                            f"timed out after {self.lock_timeout:.0f}s waiting for the "
-                            f"GitOps repository lock {self.lock_path}"
-                        ) from None
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.1)
-            yield
-        finally:
-            # Closing the descriptor releases the flock; a SIGKILL releases it too.
-            os.close(fd)
+            with exclusive_lock(self.lock_path, timeout=self.lock_timeout):
+                yield
+        except LockTimeout:
+            raise TargetUnavailable(
+                f"timed out after {self.lock_timeout:.0f}s waiting for the "
+                f"GitOps repository lock {self.lock_path}"
+            ) from None
+        except LockError as error:
+            raise TargetUnavailable(str(error)) from None
 
     def _git(
         self,
@@ -584,30 +589,14 @@ def _folder(namespace: str, instance: str) -> str:
     return f"{check_name('namespace', namespace)}/{check_name('instance', instance)}"
 
 
-def _git_env(repo_dir: Path) -> dict[str, str]:
-    """The environment git runs in: ours, whatever the worker inherited.
-
-    Inherited GIT_* variables (GIT_DIR, GIT_INDEX_FILE, ...) would point git elsewhere;
-    only the SSH command survives, so a deployment can still choose its key.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("GIT_") or key in ("GIT_SSH", "GIT_SSH_COMMAND")
-    }
-    env.update(
-        {
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_COMMITTER_NAME": COMMITTER_NAME,
-            "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
-            # A worker has no terminal: fail instead of waiting for a password.
-            "GIT_TERMINAL_PROMPT": "0",
-            "LC_ALL": "C",
-        }
+def _git_env() -> dict[str, str]:
+    """The environment git runs in (``guards.git``): the worker's HOME (ssh keys and
+    known_hosts live there) and REMOTE_ACCESS_VARIABLES; our committer."""
+    return git_env(
+        home=os.path.expanduser("~"),
+        keep=REMOTE_ACCESS_VARIABLES,
+        extra={"GIT_COMMITTER_NAME": COMMITTER_NAME, "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL},
     )
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
-    return env
 
 
 def author_name(requested_by: str) -> str:
@@ -618,15 +607,3 @@ def author_name(requested_by: str) -> str:
 def author_email(requested_by: str) -> str:
     local = _EMAIL_UNSAFE.sub("-", requested_by).strip(".-")
     return f"{local or 'unknown'}@{AUTHOR_EMAIL_DOMAIN}"
-
-
-def redact_url(url: str) -> str:
-    """``url`` without a password in it (for messages and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<remote>"
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from market.package.errors import PackageRefused, show_path
+from guards.paths import shown_path
+from market.package.errors import PackageRefused
 from market.package.limits import Limits
 from market.package.manifest import parse_manifest
 from market.package.model import Package
@@ -66,7 +67,7 @@ def collect_sources(
                 continue
             path = Path(entry.path)
             relative = f"{prefix}{entry.name}"
-            shown = show_path(relative)
+            shown = shown_path(relative)
             try:
                 relative.encode("utf-8")
             except UnicodeEncodeError:
@@ -191,12 +192,12 @@ def build_package(
     limits = limits or Limits.from_settings()
     source = Path(source_dir)
     if not source.is_dir():
-        raise PackageRefused("source_invalid", f"{show_path(str(source))} is not a folder")
+        raise PackageRefused("source_invalid", f"{shown_path(str(source))} is not a folder")
     manifest_path = source / "manifest.yaml"
     if manifest_path.is_symlink():
         raise PackageRefused("symlink", "manifest.yaml is a symbolic link")
     if not manifest_path.is_file():
-        raise PackageRefused("source_invalid", f"no manifest.yaml in {show_path(str(source))}")
+        raise PackageRefused("source_invalid", f"no manifest.yaml in {shown_path(str(source))}")
     manifest = parse_manifest(manifest_path.read_bytes())
 
     resolved_source = source.resolve()

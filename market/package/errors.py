@@ -71,9 +71,3 @@ def one_line(text: str, limit: int = 500) -> str:
     """Collapse whitespace runs (newlines included) and cut overly long text."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def show_path(path: str, limit: int = 120) -> str:
-    """A member path fit for a one-line message: control characters escaped, cut short."""
-    shown = path if path.isprintable() else ascii(path)[1:-1]
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."

@@ -19,12 +19,13 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from guards.paths import UnsafePath, safe_relative_path
+from guards.slugs import is_slug
 from market.package.errors import PackageRefused
 from market.package.safe_yaml import SafeYamlError, load_yaml
 from market.semver import InvalidRange, InvalidVersion, Range, Version, parse_range, parse_version
 
 SCHEMA_VERSION = 1
-NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 CATEGORY_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 TITLE_MAX = 100
@@ -200,7 +201,7 @@ class _Checker:
             hint = "; quote it" if isinstance(value, int | float) else ""
             self.fail(where, f"must be a YAML string, got {_kind(value)}{hint}")
             return None
-        if not NAME_RE.fullmatch(value):
+        if not is_slug(value):
             self.fail(
                 where,
                 f"{value[:80]!r} is not a valid name (lowercase letters, digits and '-', "
@@ -244,11 +245,10 @@ class _Checker:
 def _template_glob_problem(pattern: str) -> str | None:
     if not pattern.startswith("templates/") or pattern == "templates/":
         return "must be a path inside templates/"
-    if "\\" in pattern or not pattern.isprintable():
-        return "must not contain backslashes or control characters"
-    segments = pattern.split("/")
-    if any(segment in {"", ".", ".."} for segment in segments):
-        return "must not contain empty, '.' or '..' segments"
+    try:
+        safe_relative_path(pattern)
+    except UnsafePath as error:
+        return f"must be a safe relative path ({error.reason})"
     if any(char in pattern for char in "[]{}"):
         return "only * , ** and ? wildcards are supported"
     return None

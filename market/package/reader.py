@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateSyntaxError
 
-from market.package.errors import PackageRefused, show_path
+from guards.archives import UnsafeMember, check_tar_member_type
+from guards.paths import UnsafePath, safe_relative_path, shown_path
+from market.package.errors import PackageRefused
 from market.package.jinja import TEMPLATES_DIR, is_rendered_template, make_environment
 from market.package.limits import Limits, MiB
 from market.package.manifest import parse_manifest
@@ -133,50 +135,13 @@ class _Members:
     total_bytes: int = 0
 
 
-def _type_refusal(member: tarfile.TarInfo, shown: str) -> PackageRefused | None:
-    if member.issym():
-        return PackageRefused(
-            "symlink", f"{shown} is a symbolic link (to {show_path(member.linkname)})"
-        )
-    if member.islnk():
-        return PackageRefused(
-            "hardlink", f"{shown} is a hard link (to {show_path(member.linkname)})"
-        )
-    if member.ischr() or member.isblk():
-        return PackageRefused("device", f"{shown} is a device file")
-    if member.isfifo():
-        return PackageRefused("fifo", f"{shown} is a named pipe (FIFO)")
-    if not (member.isreg() or member.isdir()):
-        return PackageRefused(
-            "member_type", f"{shown} is not a regular file or directory (type {member.type!r})"
-        )
-    return None
-
-
 def _split_path(name: str) -> list[str]:
     """The segments of a member name, or a refusal for any name that is not a plain,
-    canonical, relative path."""
-    shown = show_path(name)
-    if not name:
-        raise PackageRefused("bad_path", "a member has an empty name")
+    canonical, relative path (``guards.paths``)."""
     try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PackageRefused("bad_path", f"member name {shown} is not UTF-8") from None
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":" and name[0].isalpha()):
-        raise PackageRefused("absolute_path", f"member path {shown} is absolute")
-    if not name.isprintable():
-        raise PackageRefused("bad_path", f"member path {shown} has control characters")
-    if "\\" in name:
-        raise PackageRefused("bad_path", f"member path {shown} has a backslash")
-    segments = name.split("/")
-    if ".." in segments:
-        raise PackageRefused("traversal", f"member path {shown} contains '..'")
-    if any(segment in {"", "."} for segment in segments):
-        raise PackageRefused(
-            "bad_path", f"member path {shown} is not canonical (empty or '.' segment)"
-        )
-    return segments
+        return safe_relative_path(name)
+    except UnsafePath as error:
+        raise PackageRefused(error.code, f"member {shown_path(name)}: {error.reason}") from None
 
 
 def _accept_member(
@@ -187,16 +152,19 @@ def _accept_member(
     if seen.count > limits.max_members:
         raise PackageRefused("too_many_members", f"more than {limits.max_members} members")
     name = member.name.removesuffix("/") if member.isdir() else member.name
-    shown = show_path(name)
-    refusal = _type_refusal(member, shown)
-    if refusal is not None:
-        raise refusal
+    shown = shown_path(name)
+    try:
+        check_tar_member_type(member)
+    except UnsafeMember as error:
+        raise PackageRefused(error.code, f"{shown} {error.reason}") from None
     segments = _split_path(name)
 
     if seen.root is None:
         seen.root = segments[0]
     if segments[0] != seen.root or (len(segments) == 1 and not member.isdir()):
-        raise PackageRefused("outside_root", f"member {shown} is not under {show_path(seen.root)}/")
+        raise PackageRefused(
+            "outside_root", f"member {shown} is not under {shown_path(seen.root)}/"
+        )
     if name in seen.names:
         raise PackageRefused("duplicate_member", f"member {shown} appears more than once")
     seen.names.add(name)
@@ -238,7 +206,7 @@ def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
         chunks.append(chunk)
         remaining -= len(chunk)
     if remaining:
-        raise PackageRefused("truncated", f"{show_path(member.name)} ends early (truncated)")
+        raise PackageRefused("truncated", f"{shown_path(member.name)} ends early (truncated)")
     return b"".join(chunks)
 
 
@@ -291,7 +259,7 @@ def _text(path: str, data: bytes) -> str:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise PackageRefused(
-            "encoding", f"{show_path(path)} is not UTF-8 (bad byte at offset {exc.start})"
+            "encoding", f"{shown_path(path)} is not UTF-8 (bad byte at offset {exc.start})"
         ) from None
 
 
@@ -305,11 +273,11 @@ def _templates(files: dict[str, bytes]) -> dict[str, str]:
             env.compile(templates[path], name=path, filename=path)
         except TemplateSyntaxError as exc:
             raise PackageRefused(
-                "template_syntax", f"{show_path(path)} line {exc.lineno}: {exc.message}"
+                "template_syntax", f"{shown_path(path)} line {exc.lineno}: {exc.message}"
             ) from None
         except RecursionError:
             raise PackageRefused(
-                "template_syntax", f"{show_path(path)}: nested too deeply"
+                "template_syntax", f"{shown_path(path)}: nested too deeply"
             ) from None
     return templates
 
@@ -359,20 +327,22 @@ def read_package(
     if seen.root is None:
         raise PackageRefused("manifest_missing", "the archive is empty")
     if "manifest.yaml" not in files:
-        raise PackageRefused("manifest_missing", f"{show_path(seen.root)}/manifest.yaml is missing")
+        raise PackageRefused(
+            "manifest_missing", f"{shown_path(seen.root)}/manifest.yaml is missing"
+        )
 
     manifest = parse_manifest(files["manifest.yaml"])
     if manifest.name != seen.root:
         raise PackageRefused(
             "name_mismatch",
-            f"manifest name {manifest.name!r} differs from the folder {show_path(seen.root)}/",
+            f"manifest name {manifest.name!r} differs from the folder {shown_path(seen.root)}/",
         )
     if filename is not None:
         basename = filename.replace("\\", "/").rsplit("/", 1)[-1]
         if basename != manifest.archive_name:
             raise PackageRefused(
                 "filename_mismatch",
-                f"file name {show_path(basename)} should be {manifest.archive_name} "
+                f"file name {shown_path(basename)} should be {manifest.archive_name} "
                 f"for {manifest.name} {manifest.version}",
             )
 

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
 
+from guards.slugs import validate_slug
 from market.index import MarketDocumentError, empty_market, parse_market_json
 from market.models import Market, SyncJob
 from market.storage.base import AlreadyExists, MarketStorage, NotFound, StorageError
@@ -15,7 +16,6 @@ from market.storage.factory import open_storage
 from market.storage.probe import probe_conditional_writes
 from portal.actors import Actor
 from portal.crypto import decrypt_json, encrypt_json
-from portal.models import slug_validator
 from portal.services.audit import audit_record
 from search.services.indexing import index_later
 
@@ -40,7 +40,7 @@ def storage_for_market(market: Market) -> MarketStorage:
 
 def market_init(*, location: str, name: str, description: str = "", **storage_options: Any) -> str:
     """Create an empty format-1 market at `location`; refuse if one is there."""
-    slug_validator(name)
+    validate_slug(name)
     storage = open_storage(location, writable=True, **storage_options)
     try:
         storage.put_new("market.json", dump_json(empty_market(name, description)))
@@ -73,7 +73,7 @@ def market_add(
     """
     from market.services.sync import sync_job_enqueue
 
-    slug_validator(name)
+    validate_slug(name)
     if Market.objects.filter(name=name).exists():
         raise MarketExists(f"a market named {name} already exists")
     location, credentials = _credentials_out_of_url(location.strip(), credentials)

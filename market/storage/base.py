@@ -22,6 +22,8 @@ import abc
 import threading
 from dataclasses import dataclass
 
+from guards.paths import UnsafePath, safe_relative_path, shown_path
+
 # S3 refuses keys over 1,024 bytes; no market key comes close.
 MAX_KEY_BYTES = 1024
 
@@ -64,26 +66,17 @@ class Blob:
 
 
 def validate_key(key: str) -> str:
-    """Return ``key`` when it is a safe relative slash path, else raise ``StorageError``.
+    """Return ``key`` when it is a safe relative slash path (``guards.paths``), else
+    raise ``StorageError``.
 
     Every backend maps keys below its root, so a key must not be able to climb out
-    of it or be read differently by two backends: no absolute path, no ``.`` or
-    ``..`` part, no empty part (``a//b``, trailing slash), no backslash, no control
-    character.
+    of it or be read differently by two backends.
     """
-    if not isinstance(key, str) or not key:
-        raise StorageError("storage key must be a non-empty string")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise StorageError(f"storage key is longer than {MAX_KEY_BYTES} bytes")
-    if "\\" in key:
-        raise StorageError(f"storage key {key!r} contains a backslash")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
-        raise StorageError(f"storage key {key!r} contains a control character")
-    if key.startswith("/"):
-        raise StorageError(f"storage key {key!r} is absolute")
-    for part in key.split("/"):
-        if part in ("", ".", ".."):
-            raise StorageError(f"storage key {key!r} has an empty, '.' or '..' part")
+    try:
+        safe_relative_path(key, max_bytes=MAX_KEY_BYTES)
+    except UnsafePath as error:
+        shown = shown_path(key) if isinstance(key, str) else repr(key)
+        raise StorageError(f"storage key {shown!r}: {error.reason}") from None
     return key
 
 

@@ -22,13 +22,14 @@ file system without working locks must not be used for writing.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import os
-import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from guards.locks import LockError, LockTimeout, exclusive_lock
 from market.storage.base import (
     AlreadyExists,
     Blob,
@@ -197,52 +198,20 @@ class LocalStorage(MarketStorage):
                 ) from None
             raise StorageError(f"cannot create {key}: {error.strerror}") from None
 
-    def _lock(self, key: str) -> _FileLock:
+    @contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        """The per-key lock of compare-and-swap (``guards.locks``); a timeout is
+        transient: the writer holding it finishes, a retry gets it."""
         name = hashlib.sha256(key.encode("utf-8")).hexdigest() + ".lock"
-        return _FileLock(self.root / LOCK_DIR / name, key)
-
-
-class _FileLock:
-    """An exclusive ``flock`` on a lock file, given up after ``LOCK_TIMEOUT_SECONDS``.
-
-    Lock files are never removed: unlinking one while another process waits on it
-    would let two holders lock two different files under the same name.
-    """
-
-    def __init__(self, path: Path, key: str) -> None:
-        self.path = path
-        self.key = key
-        self._fd: int | None = None
-
-    def __enter__(self) -> _FileLock:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise StorageError(f"cannot open lock for {self.key}: {error.strerror}") from None
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise TransientStorageError(
-                        f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the lock "
-                        f"on {self.key}"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+            with exclusive_lock(self.root / LOCK_DIR / name, timeout=LOCK_TIMEOUT_SECONDS):
+                yield
+        except LockTimeout:
+            raise TransientStorageError(
+                f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the lock on {key}"
+            ) from None
+        except LockError as error:
+            raise StorageError(f"cannot lock {key}: {error}") from None
 
 
 def _fsync_dir(directory: Path) -> None:

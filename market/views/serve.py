@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
+from guards.slugs import SLUG_PATTERN
 from market.models import Market
 from market.services.markets import storage_for_market
 from market.storage.base import NotFound, StorageError
@@ -19,8 +20,8 @@ from portal.ratelimit import failure_record
 from portal.services.tokens import token_lookup
 
 _PATH = re.compile(
-    r"^(market\.json|apps/(?P<app>[a-z0-9][a-z0-9-]{0,61}[a-z0-9]?)/"
-    r"(index\.json|(?P=app)-[0-9A-Za-z.+-]{1,100}\.tgz))$"
+    rf"(?:market\.json|apps/(?P<app>{SLUG_PATTERN})/"
+    r"(?:index\.json|(?P=app)-[0-9A-Za-z.+-]{1,100}\.tgz))"
 )
 GZIP_MIN_BYTES = 1024
 
@@ -60,7 +61,7 @@ def _accepts_gzip(request: HttpRequest) -> bool:
 
 @require_safe
 def market_file(request: HttpRequest, market: str, path: str) -> HttpResponse:
-    if not _PATH.match(path):
+    if not _PATH.fullmatch(path):
         raise Http404("No such file.")
     held = Market.objects.filter(name=market).first()
     if held is None:

@@ -7,8 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from guards.slugs import validate_slug
 from portal.actors import Actor
-from portal.models import Membership, Role, Team, slug_validator
+from portal.models import Membership, Role, Team
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Invalid, NotFound, Refused
 
@@ -19,7 +20,7 @@ RESERVED_NAMES = frozenset({"new"})
 def _check_name(name: str) -> str:
     name = name.strip()
     try:
-        slug_validator(name)
+        validate_slug(name)
     except ValidationError as exc:
         raise Invalid(f"Team name {name!r}: {exc.messages[0]}") from None
     if name in RESERVED_NAMES:

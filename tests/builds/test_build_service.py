@@ -178,6 +178,10 @@ def _hostile_archives() -> dict[str, tuple[bytes, str]]:
         "fifo": (tar_with([regular(*manifest), (fifo, None)]), "not a regular file"),
         "dotdot": (tar_with([regular("app/../../x", b"x")]), "path contains .."),
         "absolute": (tar_with([regular("/etc/cron.d/x", b"x")]), "absolute path"),
+        "backslash": (tar_with([regular("app\\..\\..\\x", b"x")]), "backslash"),
+        "double_slash": (tar_with([regular("app//x", b"x")]), "not canonical"),
+        "dot_segment": (tar_with([regular("app/./x", b"x")]), "not canonical"),
+        "control": (tar_with([regular("app/x\n.yaml", b"x")]), "control"),
         "oversized": (tar_with([regular("app/big", b"x" * 4096)]), "over the 1024-byte"),
         "too_many": (
             tar_with([regular(f"app/f{i}", b"x") for i in range(12)]),
@@ -244,6 +248,16 @@ def test_upload_is_kept_for_the_worker_until_it_runs(
     assert (settings.BUILDS_DIR / "uploads" / build.upload).is_file()
     run_build(build)
     assert not (settings.BUILDS_DIR / "uploads" / build.upload).exists()
+
+
+def test_a_source_packed_from_inside_its_folder_builds(tmp_path: Path, operator: Any) -> None:
+    # tar -czf src.tgz -C mirror-test . writes "./" and "./manifest.yaml".
+    data = tar_gz(write_source(tmp_path), prefix=".")
+
+    build = run_build(start(operator, data))
+
+    assert build.state == Build.State.SUCCEEDED, build.error
+    assert build.app_name == "mirror-test"
 
 
 def test_zip_sources_build_too(tmp_path: Path, operator: Any) -> None:

@@ -27,7 +27,7 @@ from deployments.targets import (
     gitops_target,
     target_for,
 )
-from deployments.targets.gitops import author_email, author_name, redact_url
+from deployments.targets.gitops import author_email, author_name
 from tests.deployments.gitops_workers import apply_many, apply_once, make_change, manifests_for
 
 JOIN_SECONDS = 120
@@ -327,6 +327,7 @@ def test_a_path_that_is_both_file_and_folder_is_refused(repo: Path, target: GitO
         ("namespace", "Team-A"),
         ("instance", "web/evil"),
         ("instance", ".git"),
+        ("instance", "web\n"),  # ^...$ let a final newline through
         ("instance", ""),
         ("app", "nginx latest"),
         ("app", ""),
@@ -599,10 +600,8 @@ def test_a_push_refused_by_a_diverged_remote_is_transient(tmp_path: Path, repo: 
 
 
 def test_remote_urls_are_redacted_and_checked() -> None:
-    assert redact_url("https://user:secret@git.example/ops.git") == (
-        "https://***@git.example/ops.git"
-    )
-    assert redact_url("/srv/ops.git") == "/srv/ops.git"
+    target = GitOpsTarget(Path("/tmp/x"), remote_url="https://user:secret@git.example/ops.git")
+    assert "secret" not in repr(target) and "git.example/ops.git" in repr(target)
     with pytest.raises(TargetError):
         GitOpsTarget(Path("/tmp/x"), remote_url="--upload-pack=touch /tmp/pwned")
 

@@ -62,8 +62,9 @@ def test_market_init_refuses_an_existing_market_and_leaves_it_alone(tmp_path: Pa
     assert tree(folder) == before
 
 
-def test_market_init_refuses_a_bad_name(tmp_path: Path) -> None:
-    result = run_command("market_init", str(tmp_path / "m"), name="Not A Slug")
+@pytest.mark.parametrize("name", ["Not A Slug", "team\n", "team-"])
+def test_market_init_refuses_a_bad_name(tmp_path: Path, name: str) -> None:
+    result = run_command("market_init", str(tmp_path / "m"), name=name)
 
     assert result.status == 1
     assert "Use lowercase letters, digits and dashes" in result.stderr

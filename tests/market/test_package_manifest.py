@@ -190,7 +190,7 @@ def test_accepts_valid_names(name: str) -> None:
             {"components": [{"name": "api", "templates": ["/templates/x.yaml"]}]},
             "inside templates/",
         ),
-        ({"components": [{"name": "api", "templates": ["templates/../x.yaml"]}]}, "'..' segments"),
+        ({"components": [{"name": "api", "templates": ["templates/../x.yaml"]}]}, "contains .."),
         ({"components": [{"name": "api", "templates": ["values.yaml"]}]}, "inside templates/"),
         ({"components": [{"name": "api", "templates": ["templates/[ab].yaml"]}]}, "wildcards"),
         ({"components": [{"name": "api", "templates": []}]}, "at least one"),

@@ -158,7 +158,7 @@ def test_read_only_storage_refuses_every_write(storage_spec: StorageSpec) -> Non
 @pytest.mark.parametrize(
     "key",
     ["", "/market.json", "../market.json", "apps/../../etc/passwd", "apps//x", "apps/x/",
-     "./market.json", "apps\\x", "apps/\x00x"],
+     "./market.json", "apps\\x", "apps/\x00x", "market.json\n", "C:/market.json"],
 )  # fmt: skip
 def test_unsafe_keys_are_refused_before_any_request(storage: MarketStorage, key: str) -> None:
     with pytest.raises(StorageError):

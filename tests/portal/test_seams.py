@@ -44,6 +44,12 @@ def test_the_catalogue_never_reaches_into_deployments():
     assert offenders("market", ("deployments",), set()) == []
 
 
+def test_the_guards_import_no_app():
+    # Every app calls guards/ for its security checks: an import back would be a cycle.
+    apps = ("portal", "market", "deployments", "search", "builds")
+    assert offenders("guards", apps, set()) == []
+
+
 def test_the_checker_sees_a_late_import(tmp_path):
     # The walk above must catch an import hidden inside a function, or it proves nothing.
     module = tmp_path / "late.py"
