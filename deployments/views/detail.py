@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from deployments.models import InstanceStatus, Operation, OperationKind, OperationState
+from deployments.selectors.changes import values_yaml
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
@@ -20,7 +21,6 @@ from deployments.selectors.instances import (
     operation_get,
     revision_diff,
     upgrade_available,
-    values_yaml,
     with_active_operation,
 )
 from deployments.selectors.operation_blame import operation_value_paths
