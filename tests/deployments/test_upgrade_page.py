@@ -23,6 +23,7 @@ from tests.deployments.test_web import (
     text,
     upgrade_page,
 )
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("gitops_repo")]
 
@@ -244,3 +245,45 @@ def test_a_hostile_changelog_version_heading_flood_still_renders_the_page(
     assert "3.0.0 is a new major version" in html and "has no upgrade doc" in html
     assert "onerror" not in html and "<img" not in html
     assert "Cut at 64 KiB" in html
+
+
+def test_the_rollback_dialog_loads_what_the_rollback_changes_with_secrets_masked(
+    installed: Instance, operator: Any
+) -> None:
+    client = client_for(operator)
+    data = upgrade_page(client, values__replicas="4")
+    assert client.post(UPGRADE, {**data.dict(), "upgrade": "1"}).status_code == 302
+    assert Instance.objects.get(pk=installed.pk).version == "2.0.0"
+    changes_url = DETAIL + "rollback/changes/?revision=1"
+    page = text(client.get(DETAIL))
+    assert f'hx-get="{changes_url}"' in page and 'id="rollback-1-changes"' in page
+
+    response = client.get(changes_url)
+    html = " ".join(text(response).split())
+
+    assert response.status_code == 200
+    assert "Version: <strong>2.0.0</strong> → <strong>1.0.0</strong>" in html
+    assert "3 files change: 1 added, 1 changed, 1 removed; 1 value changes." in html
+    assert 'data-file="secret.yaml" data-change="added"' in html
+    assert 'data-file="configmap.yaml" data-change="removed"' in html
+    assert (
+        '<li data-value="replicas"><code>replicas</code>: <code class="changes__before">4</code>'
+        ' → <code class="changes__after">3</code></li>'
+    ) in html
+    # The secret is the mask on both sides: neither shown nor listed as changed.
+    assert SECRET not in response.content.decode() and 'data-value="apiKey"' not in html
+    assert f"{DETAIL}diff/?from=2&amp;to=1" in response.content.decode()
+
+
+def test_rollback_changes_are_refused_for_bad_revisions_and_other_teams(
+    installed: Instance, operator: Any
+) -> None:
+    client = client_for(operator)
+    stranger = client_for(make_user("mallory"))
+
+    assert client.get(DETAIL + "rollback/changes/?revision=9").status_code == 404
+    assert client.get(DETAIL + "rollback/changes/?revision=x").status_code == 404
+    assert client.get(DETAIL + "rollback/changes/?revision=99999999999999").status_code == 404
+    assert client.get(DETAIL + "rollback/changes/").status_code == 404
+    assert stranger.get(DETAIL + "rollback/changes/?revision=1").status_code == 404
+    assert client.post(DETAIL + "rollback/changes/?revision=1").status_code == 405
