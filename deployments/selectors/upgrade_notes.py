@@ -94,9 +94,9 @@ def upgrade_notes(*, current: str, target: AppVersion, package: Package) -> Upgr
     def docs_url(slug: str) -> str:
         return reverse("market-app-doc", args=[app.market.name, app.name, slug])
 
-    def render(text: str, path: str) -> SafeString:
+    def render(text: str, path: str, heading_offset: int = 1) -> SafeString:
         resolver = docs_link_resolver(docs_url, served, current=path)
-        return render_markdown(text, resolve_link=resolver)
+        return render_markdown(text, resolve_link=resolver, heading_offset=heading_offset)
 
     source = next((n for n in CHANGELOG_NAMES if n in package.files), "")
     if source:
@@ -118,7 +118,8 @@ def upgrade_notes(*, current: str, target: AppVersion, package: Package) -> Upgr
             doc_url = f"#{NOTES_ANCHOR}"
         else:
             doc_url = f"#{UPGRADE_DOC_ANCHOR}"
-            doc_html = render(cut(package.docs[upgrade_doc], MAX_NOTES_CHARS), upgrade_doc)
+            # Under the notes card's own h3: its h1 becomes an h3 too.
+            doc_html = render(cut(package.docs[upgrade_doc], MAX_NOTES_CHARS), upgrade_doc, 2)
     return UpgradeNotes(
         current=current,
         target=version,
