@@ -3,6 +3,8 @@ hostile cases (no headings, a huge file, HTML and script in it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from market.changelog import (
     MAX_NOTES_CHARS,
     MAX_SCAN_CHARS,
@@ -143,3 +145,15 @@ def test_html_and_script_in_the_notes_are_escaped_or_dropped_when_rendered() -> 
 
 def test_an_unparseable_current_version_gives_empty_notes_not_an_error() -> None:
     assert release_notes(CHANGELOG, current="latest", target="2.0.0").markdown == ""
+
+
+def test_the_demo_changelogs_give_the_notes_of_their_upgrades() -> None:
+    apps = Path(__file__).resolve().parents[2] / "market" / "demo" / "apps"
+    redis = (apps / "redis-ops" / "2.0.0" / "CHANGELOG.md").read_text(encoding="utf-8")
+    collector = (apps / "log-collector" / "1.2.0" / "CHANGELOG.md").read_text(encoding="utf-8")
+
+    major = release_notes(redis, current="1.2.0", target="2.0.0")
+    minor = release_notes(collector, current="1.1.0", target="1.2.0")
+
+    assert major.versions == ["2.0.0", "1.3.0"] and "config.maxmemory" in major.markdown
+    assert minor.versions == ["1.2.0"] and "filters.dropPatterns" in minor.markdown
