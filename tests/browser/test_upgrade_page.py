@@ -21,6 +21,7 @@ from deployments.models import Instance, Namespace, Operation
 from deployments.services.instances import instance_install
 from deployments.workflow.engine import operation_execute
 from market.models import Market
+from market.services.demo import demo_market_load
 from market.services.sync import market_sync
 from portal.actors import Actor
 from portal.models import Role
@@ -219,3 +220,40 @@ def test_the_rollback_dialog_shows_what_the_rollback_changes(
     run_queued()
     rolled = Instance.objects.get(pk=instance.pk)
     assert rolled.version == "1.0.0" and rolled.current_revision.number == 3  # type: ignore[union-attr]
+
+
+def test_on_the_demo_market_redis_ops_2_links_its_upgrade_doc_page(
+    page: Page, tmp_path: Path, settings: Any
+) -> None:
+    settings.MARKETS_DIR = tmp_path / "markets"
+    settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
+    settings.GITOPS_DIR = tmp_path / "gitops"
+    report = demo_market_load(actor=Actor.cli())
+    assert report.ok, report.summary()
+    user = make_user("ines")
+    namespace = make_namespace(make_team("cache", members={user: Role.OPERATOR}), "cache-prod")
+    instance_install(
+        actor=Actor(user=user),
+        namespace=namespace,
+        name="redis-ops",
+        market=Market.objects.get(name="demo"),
+        app="redis-ops",
+        version="1.2.0",
+    )
+    run_queued()
+    errors = ConsoleErrors()
+    errors.watch(page)
+    page.set_viewport_size(LAPTOP)
+    log_in(page, user.username, PASSWORD)
+
+    page.goto("/instances/cache-prod/redis-ops/upgrade/")
+    notes = page.locator("#release-notes")
+    expect(notes).to_contain_text("what changed after 1.2.0, up to 2.0.0")
+    expect(notes).to_contain_text("moved under config")
+    expect(notes).not_to_contain_text("First release in the market")
+    screenshot(page, "upgrade-demo-redis-ops", full_page=False)
+    page.locator(".upgrade-major").get_by_role("link", name="the upgrade notes").click()
+    page.wait_for_url("**/market/demo/redis-ops/docs/upgrading-to-2")
+    expect(page.locator("h1, h2").first).to_be_visible()
+    expect(page.locator(".app-doc")).to_contain_text("Values that moved")
+    assert errors == []
