@@ -33,6 +33,11 @@ urlpatterns = [
         name="instance-rollback",
     ),
     path(
+        "instances/<slug:namespace>/<slug:name>/rollback/changes/",
+        views.rollback_changes_view,
+        name="instance-rollback-changes",
+    ),
+    path(
         "instances/<slug:namespace>/<slug:name>/uninstall/",
         views.instance_uninstall_view,
         name="instance-uninstall",

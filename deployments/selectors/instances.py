@@ -3,16 +3,14 @@ helper: a user sees the instances of the namespaces of their teams (staff: all).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from deployments.models import ACTIVE_OPERATION_STATES, Instance, Operation, Revision
+from deployments.selectors.changes import Changes, changes_between
 from deployments.workflow.manifests import resources_of
 from market.models import App
 from market.semver import InvalidVersion, parse_version
@@ -111,50 +109,23 @@ def instance_resources(instance: Instance) -> list[dict[str, str]]:
     return resources_of(revision.manifests_masked) if revision else []
 
 
-def values_yaml(values: Any) -> str:
-    return yaml.safe_dump(
-        values or {}, sort_keys=True, default_flow_style=False, allow_unicode=True
-    )
-
-
-def unified(old: str, new: str, old_name: str, new_name: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=old_name,
-            tofile=new_name,
-        )
-    )
-
-
-def manifests_diff(old: dict[str, str], new: dict[str, str], old_label: str, new_label: str) -> str:
-    parts = []
-    for path in sorted(set(old) | set(new)):
-        before = old.get(path, "")
-        after = new.get(path, "")
-        if before != after:
-            parts.append(
-                unified(
-                    before,
-                    after,
-                    f"{old_label}/{path}" if path in old else "/dev/null",
-                    f"{new_label}/{path}" if path in new else "/dev/null",
-                )
-            )
-    return "".join(parts)
-
-
 @dataclass
 class RevisionDiff:
     old: Revision
     new: Revision
-    values: str
-    manifests: str
+    changes: Changes
+
+    @property
+    def values(self) -> str:
+        return self.changes.values_diff
+
+    @property
+    def manifests(self) -> str:
+        return self.changes.manifests_diff
 
 
 def revision_diff(*, instance: Instance, old: int, new: int) -> RevisionDiff:
-    """Masked values and manifests of two revisions, as unified diffs."""
+    """Masked values and manifests of two revisions compared (see changes_between)."""
     rows = {r.number: r for r in instance.revisions.filter(number__in=[old, new])}
     if old not in rows or new not in rows:
         raise Http404("No such revision.")
@@ -162,8 +133,12 @@ def revision_diff(*, instance: Instance, old: int, new: int) -> RevisionDiff:
     return RevisionDiff(
         old=a,
         new=b,
-        values=unified(
-            values_yaml(a.values_masked), values_yaml(b.values_masked), f"r{old}", f"r{new}"
+        changes=changes_between(
+            old_values=a.values_masked,
+            new_values=b.values_masked,
+            old_manifests=a.manifests_masked,
+            new_manifests=b.manifests_masked,
+            old_label=f"r{old}",
+            new_label=f"r{new}",
         ),
-        manifests=manifests_diff(a.manifests_masked, b.manifests_masked, f"r{old}", f"r{new}"),
     )

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployments.models import Instance
+from deployments.selectors.changes import Changes, changes_between
 from deployments.selectors.dependents import Dependent, dependents_broken_by
-from deployments.selectors.instances import manifests_diff, unified, values_yaml
 from deployments.services.instances import _upgrade_target, package_for, require_operator
 from deployments.workflow.rendering import instance_render
 from market.package.render import (
@@ -23,11 +23,18 @@ from portal.services.errors import Invalid, RenderLimited
 class UpgradePreview:
     from_version: str
     to_version: str
-    values_diff: str
-    manifests_diff: str
+    changes: Changes
     # Present instances whose range to_version leaves (SPEC 11): the upgrade itself
     # is refused with breaks_dependents unless forced.
     dependents: list[Dependent] = field(default_factory=list)
+
+    @property
+    def values_diff(self) -> str:
+        return self.changes.values_diff
+
+    @property
+    def manifests_diff(self) -> str:
+        return self.changes.manifests_diff
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +43,10 @@ class UpgradePreview:
             "to_version": self.to_version,
             "values_diff": self.values_diff,
             "manifests_diff": self.manifests_diff,
+            "files": [
+                {"path": f.path, "change": f.change, "added": f.added, "removed": f.removed}
+                for f in self.changes.files
+            ],
             "dependents": [d.as_dict() for d in self.dependents],
         }
 
@@ -73,14 +84,13 @@ def instance_upgrade_preview(
     return UpgradePreview(
         from_version=current.app_version,
         to_version=target.version,
-        values_diff=unified(
-            values_yaml(current.values_masked),
-            values_yaml(rendered.values_masked),
-            f"r{current.number}",
-            "upgrade",
-        ),
-        manifests_diff=manifests_diff(
-            current.manifests_masked, rendered.manifests_masked, f"r{current.number}", "upgrade"
+        changes=changes_between(
+            old_values=current.values_masked,
+            new_values=rendered.values_masked,
+            old_manifests=current.manifests_masked,
+            new_manifests=rendered.manifests_masked,
+            old_label=f"r{current.number}",
+            new_label="upgrade",
         ),
         dependents=dependents_broken_by(instance=instance, version=target.version),
     )

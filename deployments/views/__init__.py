@@ -8,6 +8,7 @@ from deployments.views.detail import (
     instance_detail_view,
     operation_steps_view,
     revision_diff_view,
+    rollback_changes_view,
 )
 from deployments.views.install import instance_install_check_view, instance_install_view
 from deployments.views.listing import instance_list_view, namespace_create_view
@@ -24,4 +25,5 @@ __all__ = [
     "namespace_create_view",
     "operation_steps_view",
     "revision_diff_view",
+    "rollback_changes_view",
 ]

@@ -1,4 +1,5 @@
-"""The instance page, the live steps of an operation, and the diff of two revisions."""
+"""The instance page, the live steps of an operation, the diff of two revisions and
+what a rollback would change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from deployments.models import InstanceStatus, Operation, OperationKind, OperationState
+from deployments.selectors.changes import values_yaml
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
 from deployments.selectors.instances import (
@@ -20,7 +22,6 @@ from deployments.selectors.instances import (
     operation_get,
     revision_diff,
     upgrade_available,
-    values_yaml,
     with_active_operation,
 )
 from deployments.selectors.operation_blame import operation_value_paths
@@ -183,3 +184,21 @@ def revision_diff_view(request: HttpRequest, namespace: str, name: str) -> HttpR
         "numbers": [r["revision"].number for r in rows],
     }
     return render(request, "deployments/diff.html", context)
+
+
+@login_required
+@require_safe
+def rollback_changes_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    """`rollback/changes/?revision=N`: what rolling back to revision N changes, from the
+    current revision (version, files, values; secrets masked). The rollback dialog
+    loads it when it opens: computed for the one revision asked about, not for every
+    row of the revisions table."""
+    instance = instance_get(user=request.user, namespace=namespace, name=name)
+    current = instance.current_revision
+    target = _number(request.GET.get("revision"))
+    if current is None or target is None:
+        raise Http404("No such revision.")
+    diff = revision_diff(instance=instance, old=current.number, new=target)
+    return render(
+        request, "deployments/_rollback_changes.html", {"instance": instance, "diff": diff}
+    )

@@ -4,7 +4,11 @@ the dry run, then upgrade.
 "Preview changes" and "Upgrade" submit the same form, so what is upgraded is
 what was previewed. The editor starts from the values the user gave at the
 current revision; it returns the complete set, so the service is told not to
-merge it onto the old ones again (a value set back to its default would stay)."""
+merge it onto the old ones again (a value set back to its default would stay).
+
+The page also shows the chosen version's release notes (and, for a new major
+version, a warning that links its upgrade doc), a refused submission's error
+summary at the top, and a preview's list of changed files above its diffs."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from deployments.models import Instance, InstanceStatus
 from deployments.selectors.dependents import dependents_broken_by
 from deployments.selectors.instance_pages import app_versions
 from deployments.selectors.instances import instance_get
+from deployments.selectors.upgrade_notes import upgrade_notes
 from deployments.services.instances import (
     ValuesRejected,
     current_user_values,
@@ -32,6 +37,7 @@ from deployments.views.common import (
     LOADED_FIELD,
     breadcrumbs,
     error_status,
+    error_summary,
     forbidden,
     instance_url,
     note_typed_secrets,
@@ -83,6 +89,7 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
     except ServiceError as exc:
         refuse(form, exc.message)
         return _render(request, form, None, page, status=error_status(exc))
+    page["notes"] = upgrade_notes(current=instance.version, target=chosen, package=package)
     current = current_user_values(instance)
     fresh = ValuesForm(package.values_schema, defaults=package.values, current=current)
     if request.method != "POST":
@@ -143,5 +150,6 @@ def _render(
         "form": form,
         "values_form": values_form,
         "loaded_field": LOADED_FIELD,
+        "error_summary": error_summary(form, values_form),
     }
     return render(request, "deployments/upgrade.html", context, status=status)

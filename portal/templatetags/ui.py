@@ -545,11 +545,12 @@ def parse_unified_diff(text: str) -> list[dict[str, Any]]:
 
 
 @register.inclusion_tag("components/diff-block.html")
-def diff_block(diff: Any, title: str = "", copy: bool = True) -> dict[str, Any]:
+def diff_block(diff: Any, title: str = "", copy: bool = True, wrap: bool = False) -> dict[str, Any]:
     lines = parse_unified_diff("" if diff is None else str(diff))
     return {
         "id": _new_id("diff"),
         "title": title,
+        "wrap": wrap,
         "lines": lines,
         "added": sum(1 for line in lines if line["kind"] == "add"),
         "removed": sum(1 for line in lines if line["kind"] == "del"),

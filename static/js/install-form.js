@@ -1,7 +1,9 @@
-/* The install form (templates/deployments/install.html): focus on the error summary,
-   links that open the section holding their field, and the instance name checked as
-   the user types (GET data-install-check, see deployments.views.install). No inline
-   script: the Content-Security-Policy allows only files from 'self'. */
+/* The install and upgrade forms (templates/deployments/install.html, upgrade.html):
+   focus on the error summary (templates/deployments/_error_summary.html), links that
+   open the section holding their field, and, on the install form only, the instance
+   name checked as the user types (GET data-install-check, see
+   deployments.views.install). No inline script: the Content-Security-Policy allows
+   only files from 'self'. */
 (function () {
   "use strict";
 

@@ -131,7 +131,8 @@ def test_install_from_the_form_watch_the_steps_and_preview_an_upgrade(
     assert Instance.objects.get(name="web-app").version == "1.1.0"
 
     # Upgrade to 1.2.0, which verify refuses: rolled back, the reason on the page.
-    page.get_by_role("button", name="Upgrade to 1.2.0").click()
+    # The preview has its own "Upgrade" button, beside its list of files.
+    page.locator("#preview").get_by_role("button", name="Upgrade to 1.2.0").click()
     page.wait_for_url("**/instances/pay-prod/web-app/")
     upgrade = Operation.objects.get(kind="upgrade")
     operation_execute(str(upgrade.pk))

@@ -86,6 +86,20 @@ def _manifest(name: str, version: str, deps: list[dict[str, str]] | None = None)
     return "\n".join(lines) + "\n"
 
 
+def web(version: str, *, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The sources of one web-app version (it needs redis-lite ^1.0.0)."""
+    return {
+        "manifest.yaml": _manifest(
+            "web-app", version, [{"name": "redis-lite", "version": "^1.0.0"}]
+        ),
+        "values.yaml": 'replicas: 2\nimage: {tag: "1.0"}\nlogLevel: info\napiKey: ""\n',
+        "values.schema.json": json.dumps(WEB_SCHEMA),
+        "templates/deployment.yaml": DEPLOYMENT,
+        "templates/secret.yaml": SECRET,
+        **(extra or {}),
+    }
+
+
 def sources() -> dict[tuple[str, str], dict[str, str]]:
     redis = {
         "manifest.yaml": _manifest("redis-lite", "1.0.0"),
@@ -100,18 +114,6 @@ def sources() -> dict[tuple[str, str], dict[str, str]]:
             "data:\n  password: {{ values.password | b64encode }}\n"
         ),
     }
-    web_deps = [{"name": "redis-lite", "version": "^1.0.0"}]
-
-    def web(version: str, *, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {
-            "manifest.yaml": _manifest("web-app", version, web_deps),
-            "values.yaml": 'replicas: 2\nimage: {tag: "1.0"}\nlogLevel: info\napiKey: ""\n',
-            "values.schema.json": json.dumps(WEB_SCHEMA),
-            "templates/deployment.yaml": DEPLOYMENT,
-            "templates/secret.yaml": SECRET,
-            **(extra or {}),
-        }
-
     return {
         ("redis-lite", "1.0.0"): redis,
         ("web-app", "1.0.0"): web("1.0.0"),
@@ -145,12 +147,17 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def publish(market: Market, tmp_path: Path, app: str, version: str, files: dict[str, str]) -> None:
+    """Build one package from ``files`` and publish it into ``market`` (not synced)."""
+    folder = write(tmp_path / "src" / app / version, files)
+    built = build_package(folder, out_dir=tmp_path / "built")
+    package_publish(actor=Actor.system(), market=market, data=built.path.read_bytes())
+
+
 def workflow_market(tmp_path: Path, name: str = "apps", **only: Any) -> Market:
     """A local market holding the apps above, synced into the catalogue."""
     market = local_market(tmp_path, name)
     for (app, version), files in sources().items():
-        folder = write(tmp_path / "src" / app / version, files)
-        built = build_package(folder, out_dir=tmp_path / "built")
-        package_publish(actor=Actor.system(), market=market, data=built.path.read_bytes())
+        publish(market, tmp_path, app, version, files)
     market_sync(market=market)
     return market

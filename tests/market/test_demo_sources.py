@@ -58,7 +58,15 @@ BARE_HOST_RE = re.compile(
     re.IGNORECASE,
 )
 JINJA_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
-ALLOWED_TOP_LEVEL = {"manifest.yaml", "README.md", "values.yaml", "values.schema.json", "icon.svg"}
+ALLOWED_TOP_LEVEL = {
+    "manifest.yaml",
+    "README.md",
+    "values.yaml",
+    "values.schema.json",
+    "icon.svg",
+    # Release notes: the upgrade page shows the sections after the installed version.
+    "CHANGELOG.md",
+}
 # Dict methods shadow keys of the same name under Jinja's attribute lookup (values.items).
 SHADOWED_KEYS = set(dir(dict))
 
