@@ -170,6 +170,7 @@ def test_a_check_records_an_unreachable_server_and_keeps_the_last_version(kube):
     assert checked is not None
     assert (checked.reachable, checked.state, checked.version) == (False, "unreachable", "v1.34.2")
     assert "Connection refused" in checked.last_error
+    assert checked.checked_at is not None and first_check is not None
     assert checked.checked_at > first_check
 
     Cluster.objects.filter(pk=cluster.pk).update(server=kube.url)
