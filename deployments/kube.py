@@ -140,6 +140,8 @@ def cluster_probe(access: ClusterAccess) -> Probe:
         raise ClusterUnreachable(str(exc)) from None
     except StorageError as exc:  # the name does not resolve
         raise ClusterUnreachable(str(exc)) from None
+    except UnicodeError:  # the resolver's IDNA codec: an empty or overlong label
+        raise ClusterUnreachable("the server URL's host is not a valid host name") from None
     with api_client(access) as api:
         version = _version(api, access)
         username = _username(api, access)

@@ -182,7 +182,10 @@ def server_check(server: str) -> str:
         raise Invalid("A cluster needs its API server URL (https://host:port).")
     if len(server) > 500:
         raise Invalid("The server URL is longer than 500 characters.")
-    parts = urlsplit(server)
+    try:
+        parts = urlsplit(server)
+    except ValueError:  # an unclosed [IPv6 literal
+        raise Invalid("The server URL is not a URL.") from None
     if parts.scheme.lower() != "https":
         raise Invalid(
             "The server URL must start with https:// (the token must not travel in clear)."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,10 @@ from cryptography.x509.oid import NameOID
 @dataclass(frozen=True)
 class KubeServer:
     url: str
-    ca_cert: str
-    token: str
-    limited_token: str
+    ca_cert: str = field(repr=False)
+    # Out of the repr: a failing test prints its fixtures.
+    token: str = field(repr=False)
+    limited_token: str = field(repr=False)
 
 
 @pytest.fixture(scope="session")
