@@ -446,7 +446,8 @@ go_command() {
 # module pinned in scripts/kube-apiserver/go.mod, once per version. The build takes
 # minutes of both cores, so `up` launches it first, in the background, and waits for it
 # after the other services came up. Go's module and build caches live beside the binary
-# (unless GOMODCACHE / GOCACHE say otherwise) so that deleting $CACHE_DIR starts afresh.
+# (unless GOMODCACHE / GOCACHE say otherwise) so that deleting $CACHE_DIR starts afresh;
+# the module cache (~0.5 GB) is kept for the next version, the build cache dropped.
 KUBE_BUILDER=""
 KUBE_BUILD_STARTED_AT=0
 
@@ -463,6 +464,8 @@ kube_build_launch() {
     KUBE_BUILD_STARTED_AT=$SECONDS
     (
         cd "$REPO_ROOT/scripts/kube-apiserver"
+        own_build_cache=0
+        [[ -n ${GOCACHE:-} ]] || own_build_cache=1
         export GOMODCACHE=${GOMODCACHE:-$CACHE_DIR/go/mod} GOCACHE=${GOCACHE:-$CACHE_DIR/go/build}
         # -mod=readonly: build exactly what go.sum pins. The version ldflags matter:
         # without them the server reports v0.0.0-master+$Format:%H$ and clients fail
@@ -474,6 +477,10 @@ kube_build_launch() {
             -X k8s.io/component-base/version.gitTreeState=clean" \
             k8s.io/kubernetes/cmd/kube-apiserver
         mv -f "$KUBE_BIN.tmp" "$KUBE_BIN"
+        # The build cache (about 2 GB) serves only a rebuild of this same binary, which
+        # the binary itself makes needless; disks here have been seen nearly full.
+        # Only when it is ours: a GOCACHE from the environment is someone's own.
+        if ((own_build_cache)); then "$go" clean -cache; fi
     ) </dev/null >"$KUBE_BUILD_LOG" 2>&1 &
     KUBE_BUILDER=$!
 }
