@@ -1,4 +1,8 @@
-"""The admin console for namespaces and what is installed in them.
+"""The admin console for clusters, namespaces and what is installed in them.
+
+Clusters are added through the portal's own form (cluster_add must call the server
+first) and removed through cluster_remove; their token is never shown, not even
+encrypted.
 
 Namespaces are saved through their services. Instances, revisions and operations
 are read-only here: they change only through the workflow services, and their
@@ -10,12 +14,58 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
-from deployments.models import Instance, Namespace, Operation, OperationStep, Revision
+from deployments.models import Cluster, Instance, Namespace, Operation, OperationStep, Revision
+from deployments.services.clusters import cluster_remove
 from deployments.services.namespaces import namespace_create, namespace_delete, namespace_update
 from portal.admin import AuditedAdmin, ReadOnly, ReadOnlyAdmin, admin_actor
 from portal.services.errors import ServiceError
+
+
+@admin.register(Cluster)
+class ClusterAdmin(AuditedAdmin):
+    list_display = ("name", "server", "state", "version", "checked_at", "created_at")
+    list_filter = ("reachable", "insecure_skip_tls_verify", "allow_private_network")
+    search_fields = ("name", "description", "server")
+    exclude = ("token_encrypted",)
+    readonly_fields = (
+        "name",
+        "server",
+        "ca_cert",
+        "insecure_skip_tls_verify",
+        "token",
+        "allow_private_network",
+        "reachable",
+        "version",
+        "last_error",
+        "checked_at",
+        "created_by",
+        "created_at",
+    )
+
+    @admin.display(description="Token")
+    def token(self, obj: Cluster) -> str:
+        return "stored encrypted; never shown"
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Adding calls the API server first: the portal's own form (cluster_add)
+        # does that, so the console sends staff there.
+        return redirect("cluster-add")
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        # cluster_remove writes the audit record; keep only Django's own log here.
+        return admin.ModelAdmin.log_deletions(self, request, queryset)
+
+    def delete_model(self, request: HttpRequest, obj: Cluster) -> None:
+        cluster_remove(actor=admin_actor(request), cluster=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Cluster]) -> None:
+        for cluster in queryset:
+            cluster_remove(actor=admin_actor(request), cluster=cluster)
 
 
 @admin.register(Namespace)

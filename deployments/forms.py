@@ -54,3 +54,42 @@ class UpgradeForm(forms.Form):
     def __init__(self, *args: Any, versions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["version"].choices = versions  # type: ignore[attr-defined]
+
+
+class ClusterAddForm(forms.Form):
+    """A Kubernetes cluster, as staff register it. The rules (URL, CA or the insecure
+    flag, the token, the server's answers) are cluster_add's; the token is never
+    rendered back, so a refused form asks for it again."""
+
+    name = forms.CharField(
+        max_length=63, help_text="Lowercase letters, digits and dashes; namespaces name it."
+    )
+    description = forms.CharField(max_length=200, required=False)
+    server = forms.CharField(
+        max_length=500,
+        label="API server URL",
+        help_text="https://host:port, as in a kubeconfig's clusters[].cluster.server.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    ca_cert = forms.CharField(
+        required=False,
+        label="CA certificate (PEM)",
+        help_text="The CA that signs the API server's certificate: a kubeconfig's "
+        "certificate-authority-data, base64-decoded.",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )
+    insecure_skip_tls_verify = forms.BooleanField(
+        required=False,
+        label="Skip TLS verification (anyone on the path could read the token)",
+    )
+    token = forms.CharField(
+        max_length=16 * 1024,
+        label="Token",
+        help_text="A bearer token that may create, patch and delete in namespaces. Stored "
+        "encrypted and never shown again.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+    )
+    allow_private_network = forms.BooleanField(
+        required=False,
+        label="Allow private network addresses (loopback, link-local, private ranges)",
+    )

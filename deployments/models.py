@@ -21,6 +21,50 @@ class DeployTarget(models.TextChoices):
     GITOPS = "gitops", "GitOps repository"
 
 
+class Cluster(models.Model):
+    """A Kubernetes cluster registered by staff (SPEC section 9): where the API server
+    is, how to trust it, and a token to act with.
+
+    The token is stored encrypted (portal.crypto) and never read back out of the
+    portal: pages, the API, the admin and the audit log show only that there is one.
+    ``reachable``/``version``/``last_error``/``checked_at`` are the latest check's
+    findings, written by cluster_check (at add, then periodically); ``version`` keeps
+    the last version seen while the server is unreachable."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    server = models.CharField(max_length=500)
+    # PEM of the CA(s) that sign the API server's certificate; empty only when
+    # insecure_skip_tls_verify was asked for explicitly.
+    ca_cert = models.TextField(blank=True)
+    insecure_skip_tls_verify = models.BooleanField(default=False)
+    token_encrypted = models.TextField()
+    allow_private_network = models.BooleanField(default=False)
+    description = models.CharField(max_length=200, blank=True)
+    reachable = models.BooleanField(null=True, default=None)
+    version = models.CharField(max_length=64, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def state(self) -> str:
+        """``unknown`` before the first check, then ``reachable``, ``degraded`` (it
+        answers, but the check found a problem such as lost rights) or
+        ``unreachable``."""
+        if self.reachable is None:
+            return "unknown"
+        if not self.reachable:
+            return "unreachable"
+        return "degraded" if self.last_error else "reachable"
+
+
 class Namespace(models.Model):
     """Where instances are installed. Owned by one team, bound to a deploy target."""
 

@@ -38,3 +38,25 @@ def operations_reap_task() -> None:
     from deployments.workflow.reaper import operations_reap
 
     operations_reap()
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=60)
+def clusters_check_task() -> None:
+    """Periodic (beat schedule in settings): queue a check of every cluster."""
+    from deployments.services.clusters import clusters_check_all
+
+    clusters_check_all()
+
+
+@shared_task(
+    ignore_result=True,
+    # A check is at most six requests, each bounded by CLUSTER_TIMEOUT_SECONDS to
+    # connect and again to read (10 s by default); a server slower than that is
+    # recorded as unreachable by the soft limit's exception.
+    soft_time_limit=150,
+    time_limit=180,
+)
+def cluster_check_task(cluster_id: int) -> None:
+    from deployments.services.clusters import cluster_check
+
+    cluster_check(cluster_id=cluster_id)

@@ -1,10 +1,13 @@
-"""Browser pages of the deployments app: instances, their operations and revisions."""
+"""Browser pages of the deployments app: instances, their operations and revisions,
+and the Kubernetes clusters."""
 
 from django.urls import path
 
 from deployments import views
 
 urlpatterns = [
+    path("clusters/", views.cluster_list_view, name="cluster-list"),
+    path("clusters/new/", views.cluster_add_view, name="cluster-add"),
     path("instances/", views.instance_list_view, name="instance-list"),
     path("instances/new/", views.instance_install_view, name="instance-install"),
     path(

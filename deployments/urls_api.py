@@ -1,12 +1,19 @@
-"""`/api/v1/` routes of the deployments app (SPEC section 5): namespaces, instances,
-their revisions and operations."""
+"""`/api/v1/` routes of the deployments app (SPEC sections 5 and 9): clusters,
+namespaces, instances, their revisions and operations."""
 
 from django.urls import path
 
+from deployments.api import clusters as clusters_api
 from deployments.api import instances
 from deployments.api import namespaces as namespaces_api
 
 urlpatterns = [
+    path("clusters/", clusters_api.ClusterListView.as_view(), name="api-cluster-list"),
+    path(
+        "clusters/<str:cluster>/",
+        clusters_api.ClusterDetailView.as_view(),
+        name="api-cluster-detail",
+    ),
     path("namespaces/", namespaces_api.NamespaceListView.as_view(), name="api-namespace-list"),
     path(
         "namespaces/<str:namespace>/",

@@ -102,7 +102,9 @@ def _internal_kind(ip: IPAddress) -> str | None:
     return None
 
 
-def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
+def resolve_checked(
+    host: str, port: int, *, allow_private: bool, what: str = "a market"
+) -> list[str]:
     """Resolve ``host`` (every A and AAAA record) and return the addresses, in
     resolver order, if all of them are allowed; raise ``UnsafeLocation`` otherwise.
 
@@ -117,7 +119,7 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     addresses: list[str] = []
     for _family, _type, _proto, _canonname, sockaddr in records:
         literal = str(sockaddr[0])
-        _check_address(host, ipaddress.ip_address(literal.split("%", 1)[0]), allow_private)
+        _check_address(host, ipaddress.ip_address(literal.split("%", 1)[0]), allow_private, what)
         if literal not in addresses:
             addresses.append(literal)
     if not addresses:
@@ -136,16 +138,17 @@ def check_literal_host(host: str, *, allow_private: bool) -> None:
     _check_address(host, ip, allow_private)
 
 
-def _check_address(host: str, ip: IPAddress, allow_private: bool) -> None:
+def _check_address(host: str, ip: IPAddress, allow_private: bool, what: str = "a market") -> None:
     reason = address_refusal(ip, allow_private=allow_private)
     if reason is not None:
-        hint = "" if allow_private else "; a market inside your network needs the allow flag"
+        hint = "" if allow_private else f"; {what} inside your network needs the allow flag"
         raise UnsafeLocation(f"refusing to connect to {host}: {ip} is {reason}{hint}")
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
+def check_url(url: str, *, allow_private: bool, what: str = "a market") -> None:
     """Raise ``UnsafeLocation`` unless ``url`` is http(s) and its host resolves only
-    to allowed addresses. Fail-fast validation; connections are checked again."""
+    to allowed addresses. Fail-fast validation; connections are checked again.
+    ``what`` names the kind of server in the refusal ("a cluster")."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeLocation(f"only http and https URLs are allowed, not {parts.scheme!r}")
@@ -156,7 +159,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     except ValueError:
         raise UnsafeLocation("URL has an invalid port") from None
     try:
-        resolve_checked(parts.hostname, port, allow_private=allow_private)
+        resolve_checked(parts.hostname, port, allow_private=allow_private, what=what)
     except socket.gaierror as error:
         raise StorageError(f"cannot resolve {parts.hostname}: {error.strerror}") from None
 

@@ -234,6 +234,17 @@ CELERY_BEAT_SCHEDULE["operations-reap"] = {
     "options": {"queue": WORKFLOW_QUEUE},
 }
 
+# --- deployments: Kubernetes clusters (SPEC section 9) --------------------------
+
+# Connect and read timeout of each request to a cluster's API server.
+CLUSTER_TIMEOUT_SECONDS = env_int("CLUSTER_TIMEOUT_SECONDS", 10, minimum=1)
+# How often every cluster is checked (reachable, version, rights); the pages and the
+# API show the latest check.
+CELERY_BEAT_SCHEDULE["clusters-check"] = {
+    "task": "deployments.tasks.clusters_check_task",
+    "schedule": env_int("CLUSTER_CHECK_INTERVAL_SECONDS", 60, minimum=10),
+}
+
 # --- search -----------------------------------------------------------------
 
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")

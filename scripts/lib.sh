@@ -6,7 +6,7 @@ VENV="$REPO_ROOT/.venv"
 
 # Debian 12 packages, by what needs them.
 BASE_PACKAGES=(python3.11 python3.11-venv git make curl ca-certificates)
-SERVICE_PACKAGES=(postgresql redis-server openjdk-17-jre-headless maven unzip procps util-linux)
+SERVICE_PACKAGES=(postgresql redis-server openjdk-17-jre-headless maven unzip procps util-linux etcd-server openssl)
 BROWSER_PACKAGES=(chromium fonts-liberation)
 
 say() { printf '==> %s\n' "$*"; }

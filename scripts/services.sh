@@ -5,6 +5,8 @@
 #   Redis              127.0.0.1:56379
 #   Elasticsearch 8    127.0.0.1:59200  single node, no security
 #   S3 (moto server)   127.0.0.1:55000  credentials testing/testing
+#   Kubernetes API     https://127.0.0.1:56443  kube-apiserver on etcd (127.0.0.1:52379),
+#                      no kubelet or controllers; a generated CA, static tokens
 #
 # Usage: scripts/services.sh [up|stop|status|env]
 #   up      install what is missing, start what is down, wait until each answers (default)
@@ -14,6 +16,8 @@
 #
 # State (data, logs, pid files) lives in $OPSMARKET_SERVICES_DIR, by default
 # /var/tmp/ops-market-services. Delete it after `stop` to start from scratch.
+# Built binaries (kube-apiserver) are kept in $OPSMARKET_CACHE_DIR, by default
+# /var/cache/ops-market, keyed by version: only a fresh machine builds them.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -25,6 +29,12 @@ PG_PORT=55432
 REDIS_PORT=56379
 ES_PORT=59200
 S3_PORT=55000
+ETCD_PORT=52379
+KUBE_PORT=56443
+
+CACHE_DIR=${OPSMARKET_CACHE_DIR:-/var/cache/ops-market}
+# Keep in step with the versions pinned in scripts/kube-apiserver/go.mod.
+KUBE_VERSION=v1.34.2
 
 ES_VERSION=8.19.7
 ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
@@ -44,6 +54,7 @@ export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_DEFAULT_REGION=us-east-1
 EOF
+    kube_print_env
 }
 
 # --- small helpers ------------------------------------------------------------
@@ -376,6 +387,234 @@ s3_status() {
     fi
 }
 
+# --- Kubernetes API server (etcd + kube-apiserver) -----------------------------------
+#
+# A real API server, so authentication, RBAC, admission and server-side apply behave as
+# in a cluster. No kubelet, scheduler or controllers run: pods never start, a deleted
+# namespace stays Terminating, nothing is garbage-collected by owner references.
+
+ETCD_DIR="$STATE_DIR/etcd"
+ETCD_PID="$ETCD_DIR/etcd.pid"
+ETCD_LOG="$ETCD_DIR/etcd.log"
+ETCD_URL="http://127.0.0.1:$ETCD_PORT"
+
+KUBE_DIR="$STATE_DIR/kube"
+KUBE_PKI="$KUBE_DIR/pki"
+KUBE_PID="$KUBE_DIR/kube-apiserver.pid"
+KUBE_LOG="$KUBE_DIR/kube-apiserver.log"
+KUBE_URL="https://127.0.0.1:$KUBE_PORT"
+KUBE_USER=kube-apiserver
+KUBE_BIN="$CACHE_DIR/kube-apiserver-$KUBE_VERSION"
+KUBE_BUILD_LOG="$CACHE_DIR/kube-apiserver-$KUBE_VERSION.build.log"
+
+# OPSMARKET_KUBE=0 leaves the API server out (a machine without Go that never built it).
+kube_wanted() { [[ ${OPSMARKET_KUBE:-1} != 0 ]]; }
+
+kube_print_env() {
+    # Only once `up` made the tokens (and for whoever may read them): before that there
+    # is no server to point at, and the tests that need one skip.
+    [[ -r $KUBE_PKI/admin.token && -r $KUBE_PKI/limited.token ]] || return 0
+    cat <<EOT
+export KUBE_API_URL=$KUBE_URL
+export KUBE_CA_FILE=$KUBE_PKI/ca.crt
+export KUBE_TOKEN=$(<"$KUBE_PKI/admin.token")
+export KUBE_LIMITED_TOKEN=$(<"$KUBE_PKI/limited.token")
+EOT
+}
+
+etcd_answers() { [[ $(curl -s -m 2 "$ETCD_URL/health" 2>/dev/null || true) == *'"health":"true"'* ]]; }
+
+kube_answers() {
+    [[ -r $KUBE_PKI/admin.token ]] &&
+        [[ $(curl -s -m 2 --cacert "$KUBE_PKI/ca.crt" \
+            -H "Authorization: Bearer $(<"$KUBE_PKI/admin.token")" "$KUBE_URL/readyz" 2>/dev/null ||
+            true) == ok ]]
+}
+
+go_command() {
+    local go
+    for go in "$(command -v go || true)" /usr/local/go/bin/go; do
+        if [[ -n $go && -x $go ]]; then
+            printf '%s\n' "$go"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# kube-apiserver is not packaged for Debian; it is built from the k8s.io/kubernetes
+# module pinned in scripts/kube-apiserver/go.mod, once per version. The build takes
+# minutes of both cores, so `up` launches it first, in the background, and waits for it
+# after the other services came up. Go's module and build caches live beside the binary
+# (unless GOMODCACHE / GOCACHE say otherwise) so that deleting $CACHE_DIR starts afresh;
+# the module cache (~0.5 GB) is kept for the next version, the build cache dropped.
+KUBE_BUILDER=""
+KUBE_BUILD_STARTED_AT=0
+
+kube_build_launch() {
+    [[ -x $KUBE_BIN ]] && return 0
+    local go minor
+    go=$(go_command) || die "kube-apiserver $KUBE_VERSION is built once from source and no Go" \
+        "toolchain was found: install Go >= 1.24 (https://go.dev/dl/), put a kube-apiserver" \
+        "$KUBE_VERSION binary at $KUBE_BIN, or set OPSMARKET_KUBE=0 to go without it"
+    install -d -m 0755 "$CACHE_DIR"
+    minor=${KUBE_VERSION#v1.}
+    minor=${minor%%.*}
+    say "building kube-apiserver $KUBE_VERSION once, in the background (log: $KUBE_BUILD_LOG)"
+    KUBE_BUILD_STARTED_AT=$SECONDS
+    (
+        cd "$REPO_ROOT/scripts/kube-apiserver"
+        own_build_cache=0
+        [[ -n ${GOCACHE:-} ]] || own_build_cache=1
+        export GOMODCACHE=${GOMODCACHE:-$CACHE_DIR/go/mod} GOCACHE=${GOCACHE:-$CACHE_DIR/go/build}
+        # -mod=readonly: build exactly what go.sum pins. The version ldflags matter:
+        # without them the server reports v0.0.0-master+$Format:%H$ and clients fail
+        # to parse it.
+        "$go" build -mod=readonly -trimpath -o "$KUBE_BIN.tmp" -ldflags "-s -w \
+            -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
+            -X k8s.io/component-base/version.gitMajor=1 \
+            -X k8s.io/component-base/version.gitMinor=$minor \
+            -X k8s.io/component-base/version.gitTreeState=clean" \
+            k8s.io/kubernetes/cmd/kube-apiserver
+        mv -f "$KUBE_BIN.tmp" "$KUBE_BIN"
+        # The build cache (about 2 GB) serves only a rebuild of this same binary, which
+        # the binary itself makes needless; disks here have been seen nearly full.
+        # Only when it is ours: a GOCACHE from the environment is someone's own.
+        if ((own_build_cache)); then "$go" clean -cache; fi
+    ) </dev/null >"$KUBE_BUILD_LOG" 2>&1 &
+    KUBE_BUILDER=$!
+}
+
+kube_build_wait() {
+    [[ -n $KUBE_BUILDER ]] || return 0
+    if ! wait "$KUBE_BUILDER"; then
+        rm -f "$KUBE_BIN.tmp"
+        show_log_tail "$KUBE_BUILD_LOG"
+        die "building kube-apiserver $KUBE_VERSION failed"
+    fi
+    printf '%-14s built %s in %ss (%s)\n' kube-apiserver "$KUBE_VERSION" \
+        $((SECONDS - KUBE_BUILD_STARTED_AT)) "$KUBE_BIN"
+}
+
+# A CA, the serving certificate for 127.0.0.1/localhost, the service-account key pair
+# and the static tokens: an admin in system:masters, and `limited`, bound to nothing,
+# for the tests of what a token without rights gets. Made once per state folder, in a
+# scratch folder renamed into place so that an interrupted run leaves no half set.
+kube_pki() {
+    [[ -s $KUBE_PKI/tokens.csv ]] && return 0
+    local tmp="$KUBE_DIR/.pki.$$"
+    rm -rf "$tmp"
+    install -d -m 0755 "$tmp"
+    (
+        cd "$tmp"
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+            -subj "/CN=ops-market test CA" -addext basicConstraints=critical,CA:TRUE \
+            -addext keyUsage=critical,keyCertSign,cRLSign -keyout ca.key -out ca.crt
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj /CN=kube-apiserver -keyout server.key -out server.csr
+        printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+            'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
+            'extendedKeyUsage=serverAuth' 'authorityKeyIdentifier=keyid' >server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -days 3650 \
+            -set_serial "0x$(openssl rand -hex 16)" -extfile server.ext -out server.crt
+        openssl genrsa -out sa.key 2048
+        openssl rsa -in sa.key -pubout -out sa.pub
+        openssl rand -hex 32 >admin.token
+        openssl rand -hex 32 >limited.token
+        printf '%s,admin,opsmarket-admin,"system:masters"\n%s,limited,opsmarket-limited\n' \
+            "$(<admin.token)" "$(<limited.token)" >tokens.csv
+        rm -f server.csr server.ext
+    ) >/dev/null 2>&1 || {
+        rm -rf "$tmp"
+        die "kube-apiserver: could not make the CA, certificates and tokens with openssl"
+    }
+    # The server reads its key, the signing key and the tokens; the CA key stays root's.
+    chmod 0644 "$tmp/ca.crt" "$tmp/server.crt" "$tmp/sa.pub"
+    chgrp "$KUBE_USER" "$tmp/server.key" "$tmp/sa.key" "$tmp/tokens.csv"
+    chmod 0640 "$tmp/server.key" "$tmp/sa.key" "$tmp/tokens.csv"
+    rm -rf "$KUBE_PKI"
+    mv "$tmp" "$KUBE_PKI"
+}
+
+etcd_up() {
+    if etcd_answers; then
+        printf '%-14s already up on 127.0.0.1:%s\n' etcd "$ETCD_PORT"
+        return 0
+    fi
+    command -v etcd >/dev/null 2>&1 || apt_ensure etcd-server
+    install -d -m 0755 "$ETCD_DIR"
+    install -d -m 0700 -o etcd -g etcd "$ETCD_DIR/data"
+    local started=$SECONDS
+    # A server that is still starting (an `up` that was interrupted) gets to finish.
+    if ! pid_alive "$(pid_from "$ETCD_PID")"; then
+        # --unsafe-no-fsync: throwaway test data, and fsync on a busy shared disk is
+        # what makes etcd slow. setsid: a Ctrl-C in the terminal must not reach it.
+        setsid nohup setpriv --reuid=etcd --regid=etcd --init-groups -- \
+            etcd --name opsmarket --data-dir "$ETCD_DIR/data" \
+            --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+            --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+            --initial-cluster "opsmarket=http://127.0.0.1:$((ETCD_PORT + 1))" \
+            --unsafe-no-fsync </dev/null >>"$ETCD_LOG" 2>&1 &
+        echo $! >"$ETCD_PID"
+    fi
+    wait_until etcd 30 "$ETCD_PID" "$ETCD_LOG" etcd_answers || exit 1
+    printf '%-14s up on 127.0.0.1:%s (%ss)\n' etcd "$ETCD_PORT" $((SECONDS - started))
+}
+
+kube_up() {
+    if kube_answers; then
+        printf '%-14s already up on %s\n' kube-apiserver "$KUBE_URL"
+        return 0
+    fi
+    kube_build_wait
+    [[ -x $KUBE_BIN ]] || die "kube-apiserver: $KUBE_BIN is missing"
+    id -u "$KUBE_USER" >/dev/null 2>&1 ||
+        useradd --system --user-group --no-create-home --home-dir "$KUBE_DIR" \
+            --shell /usr/sbin/nologin "$KUBE_USER"
+    install -d -m 0755 "$KUBE_DIR"
+    kube_pki
+    etcd_up
+    local started=$SECONDS
+    if ! pid_alive "$(pid_from "$KUBE_PID")"; then
+        # --endpoint-reconciler-type=none: with no node network there is no address to
+        # advertise for the `kubernetes` Service, and the reconciler would log an error
+        # every 10 s.
+        setsid nohup setpriv --reuid="$KUBE_USER" --regid="$KUBE_USER" --init-groups -- \
+            "$KUBE_BIN" --etcd-servers="$ETCD_URL" \
+            --bind-address=127.0.0.1 --secure-port="$KUBE_PORT" \
+            --tls-cert-file="$KUBE_PKI/server.crt" --tls-private-key-file="$KUBE_PKI/server.key" \
+            --token-auth-file="$KUBE_PKI/tokens.csv" --authorization-mode=RBAC \
+            --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+            --service-account-key-file="$KUBE_PKI/sa.pub" \
+            --service-account-signing-key-file="$KUBE_PKI/sa.key" \
+            --api-audiences=https://kubernetes.default.svc.cluster.local \
+            --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+            --profiling=false </dev/null >>"$KUBE_LOG" 2>&1 &
+        echo $! >"$KUBE_PID"
+    fi
+    wait_until kube-apiserver "${OPSMARKET_KUBE_TIMEOUT:-120}" "$KUBE_PID" "$KUBE_LOG" \
+        kube_answers || exit 1
+    printf '%-14s up on %s (%ss)\n' kube-apiserver "$KUBE_URL" $((SECONDS - started))
+}
+
+kube_status() {
+    if etcd_answers; then
+        printf '%-14s up    127.0.0.1:%s pid %s\n' etcd "$ETCD_PORT" "$(pid_from "$ETCD_PID")"
+    else
+        printf '%-14s down\n' etcd
+    fi
+    if kube_answers; then
+        printf '%-14s up    %s pid %s %s\n' kube-apiserver "$KUBE_URL" "$(pid_from "$KUBE_PID")" \
+            "$KUBE_VERSION"
+    elif [[ -x $KUBE_BIN ]]; then
+        printf '%-14s down\n' kube-apiserver
+    else
+        printf '%-14s down  (not built yet: %s)\n' kube-apiserver "$KUBE_BIN"
+    fi
+}
+
 # --- verbs ----------------------------------------------------------------------
 
 need_root() {
@@ -402,16 +641,24 @@ up)
     [[ -x $PG_BIN/initdb ]] || missing+=(postgresql)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    if kube_wanted; then
+        command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+        command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    fi
     ((${#missing[@]} == 0)) || apt_ensure "${missing[@]}" "${SERVICE_PACKAGES[@]}"
+    ! kube_wanted || kube_build_launch
     es_launch
     pg_up
     redis_up
     s3_up
     es_wait
+    ! kube_wanted || kube_up
     ;;
 stop)
     need_root "services.sh stop"
     run_locked stop
+    stop_pid kube-apiserver "$KUBE_PID"
+    stop_pid etcd "$ETCD_PID"
     stop_pid elasticsearch "$ES_PID"
     stop_pid s3 "$S3_PID"
     stop_pid redis "$REDIS_PID"
@@ -422,8 +669,9 @@ status)
     redis_status
     es_status
     s3_status
+    kube_status
     ;;
 env) print_env ;;
--h | --help | help) sed -n '2,16p' "${BASH_SOURCE[0]}" ;;
+-h | --help | help) sed -n '2,21p' "${BASH_SOURCE[0]}" ;;
 *) die "unknown verb '$verb' (use up, stop, status or env)" ;;
 esac

@@ -4,6 +4,7 @@ an instance the user may not see answers 404, a change they may not make 403,
 any other refusal is shown in the service's own words."""
 
 from deployments.views.actions import instance_rollback_view, instance_uninstall_view
+from deployments.views.clusters import cluster_add_view, cluster_list_view
 from deployments.views.detail import (
     instance_detail_view,
     operation_steps_view,
@@ -15,6 +16,8 @@ from deployments.views.listing import instance_list_view, namespace_create_view
 from deployments.views.upgrade import instance_upgrade_view
 
 __all__ = [
+    "cluster_add_view",
+    "cluster_list_view",
     "instance_detail_view",
     "instance_install_check_view",
     "instance_install_view",

@@ -253,6 +253,10 @@ STATUS_TONES: dict[str, str] = {
     "active": "success",
     "revoked": "danger",
     "expired": "neutral",
+    # Kubernetes clusters (deployments.models.Cluster.state)
+    "reachable": "success",
+    "degraded": "warning",
+    "unreachable": "danger",
 }
 # States in which something is still happening: the badge shows a pulsing dot.
 LIVE_STATES = frozenset({"queued", "running", "installing", "upgrading", "uninstalling"})

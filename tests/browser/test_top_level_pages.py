@@ -24,6 +24,8 @@ TOP_LEVEL_PAGES = {
     "docs": "/docs/components/",
     "api-docs": "/api/docs/",
     "audit": "/audit/",
+    "clusters": "/clusters/",
+    "cluster-new": "/clusters/new/",
     "profile": "/accounts/profile/",
     "admin": "/admin/",
 }
