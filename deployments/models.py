@@ -31,7 +31,7 @@ class Cluster(models.Model):
     findings, written by cluster_check (at add, then periodically); ``version`` keeps
     the last version seen while the server is unreachable."""
 
-    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=63, unique=True, validators=[validate_slug])
     server = models.CharField(max_length=500)
     # PEM of the CA(s) that sign the API server's certificate; empty only when
     # insecure_skip_tls_verify was asked for explicitly.

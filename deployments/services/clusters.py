@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from deployments.kube import ClusterAccess, ClusterUnreachable, ClusterUnusable, cluster_probe
 from deployments.models import Cluster
+from guards.slugs import validate_slug
 from portal.actors import Actor
 from portal.crypto import DecryptionFailed, decrypt_json, encrypt_json
-from portal.models import slug_validator
 from portal.services.audit import audit_record
 from portal.services.errors import AlreadyExists, Invalid
 
@@ -60,7 +60,7 @@ def cluster_add(
     """
     name = (name or "").strip()
     try:
-        slug_validator(name)
+        validate_slug(name)
     except ValidationError as exc:
         raise Invalid(f"Cluster name {name!r}: {exc.messages[0]}") from None
     access = ClusterAccess(

@@ -1,7 +1,7 @@
 """Kubernetes clusters registered by staff (SPEC section 9, issue 12): where the API
 server is, how to trust it, its token (encrypted) and the latest check's findings."""
 
-import django.core.validators
+import guards.slugs
 import django.utils.timezone
 from django.db import migrations, models
 
@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0004_operation_caused_by'),
+        ('deployments', '0005_name_validator_in_guards'),
     ]
 
     operations = [
@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             name='Cluster',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', 'Use lowercase letters, digits and dashes; start and end with a letter or digit.')])),
+                ('name', models.CharField(max_length=63, unique=True, validators=[guards.slugs.validate_slug])),
                 ('server', models.CharField(max_length=500)),
                 ('ca_cert', models.TextField(blank=True)),
                 ('insecure_skip_tls_verify', models.BooleanField(default=False)),
