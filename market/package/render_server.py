@@ -122,9 +122,15 @@ class _Child:
 
     def stop(self) -> int:
         """Kill and reap the child; its wait status."""
-        for fd in (self.request_write, self.answer_read):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Forgotten before closed: a fork in another thread at any instant sees
+        # either open pipes of ours or -1, never a number a new file already reuses
+        # (which _forget_in_forked_child would close in that fork).
+        fds = (self.request_write, self.answer_read)
+        self.request_write = self.answer_read = -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         try:
@@ -186,8 +192,9 @@ def _forget_in_forked_child() -> None:
     if _forking or _child is None:
         return
     for fd in (_child.request_write, _child.answer_read):
-        with contextlib.suppress(OSError):
-            os.close(fd)
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
     _child = None
 
 

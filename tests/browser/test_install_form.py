@@ -193,9 +193,9 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_summary_comes_last(operator
 
 def test_a_failed_install_names_the_value_and_offers_edit_and_retry(operator) -> None:
     page, _errors, _namespace = operator
-    # chaos-drills' default allow-list names two other namespaces: verify refuses
-    # the Roles it renders there.
-    page.goto(install_url("chaos-drills", name="drills"))
+    # chaos-drills 0.3.0's default allow-list names two other namespaces: verify
+    # refuses the Roles it renders there (0.3.1, the latest, drills in its own).
+    page.goto(install_url("chaos-drills", name="drills", version="0.3.0"))
     page.get_by_role("button", name="Install chaos-drills 0.3.0").click()
     page.wait_for_url("**/instances/sre-tools/drills/")
     for operation in Operation.objects.order_by("created_at"):

@@ -90,20 +90,27 @@ def test_the_child_holds_none_of_the_parents_sockets() -> None:
     assert len([t for t in targets if t.startswith("pipe:")]) >= 2
 
 
-def test_two_threads_render_at_once() -> None:
+def test_threads_render_at_once_while_the_child_is_replaced() -> None:
+    # Other limits replace the child; a thread that finds it busy forks a one-off
+    # child meanwhile. A fork must never close a pipe number another thread reuses.
+    other = RenderLimits(timeout_seconds=3, max_bytes=1024 * 1024)
     results: list[str] = []
 
-    def work() -> None:
-        for _ in range(10):
-            results.append(run_served(render, "x: {{ values.name }}", limits=LIMITS))
+    def work(offset: int) -> None:
+        for i in range(60):
+            limits = LIMITS if (i + offset) % 3 else other
+            try:
+                results.append(run_served(render, "x: {{ values.name }}", limits=limits))
+            except RenderLimitExceeded as exc:
+                results.append(str(exc))
 
-    threads = [threading.Thread(target=work) for _ in range(3)]
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    assert results == ["x: web"] * 30
+    assert results == ["x: web"] * 240
 
 
 def test_the_child_leaves_when_its_parent_dies(tmp_path: Path) -> None:
