@@ -153,13 +153,20 @@ def _run_steps(run: Run) -> None:
     # A step's success is written with the next step's start, in one statement: the
     # timeline stays exact and each step costs two round trips instead of three.
     finished: tuple[OperationStep, str] | None = None
+    changed = False  # the finished step changed the context: saved with its success
     for step in run.operation.steps.order_by("position"):
         if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
             continue
         if step.name == "record":
-            _succeed(run, step, finished)
+            _succeed(run, step, finished)  # writes the context too
             return
-        _steps_advance(finished, step, attempt=run.operation.attempt)
+        # One commit: the context a step left is saved with its success, never after
+        # it (a worker that dies before the commit runs the step again; steps are
+        # idempotent), and commits, not statements, are what a step costs most.
+        with transaction.atomic():
+            if changed:
+                _save_context(run)
+            _steps_advance(finished, step, attempt=run.operation.attempt)
         finished = None
         before = copy.deepcopy(run.context)
         try:
@@ -173,13 +180,13 @@ def _run_steps(run: Run) -> None:
             OperationStep.objects.filter(pk=step.pk).update(log=_log_line(f"failed: {exc}"))
             _fail(run, step.name, str(exc))
             return
-        if run.context != before:
-            # Saved before the step counts as done: a worker that dies in between
-            # runs the step again (steps are idempotent) rather than lose its output.
-            _save_context(run)
+        changed = run.context != before
         finished = (step, message)
     if finished is not None:  # no record step (not expected): still record the last one
-        _steps_advance(finished, None, attempt=run.operation.attempt)
+        with transaction.atomic():
+            if changed:
+                _save_context(run)
+            _steps_advance(finished, None, attempt=run.operation.attempt)
 
 
 def _steps_advance(
