@@ -190,6 +190,16 @@ def _unexpected(message: str) -> str:
     return f" ({found['keys']})" if found else ""
 
 
+# Numeric limits, each said as "must be <words> <number>".
+_BOUNDS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "more than",
+    "exclusiveMaximum": "less than",
+    "multipleOf": "a multiple of",
+}
+
+
 def problem_words(problem: SchemaProblem, label: str, node: Mapping[str, Any]) -> str:
     """``problem`` as a sentence about the field labelled ``label`` whose schema is
     ``node``. Never quotes the value."""
@@ -199,16 +209,8 @@ def problem_words(problem: SchemaProblem, label: str, node: Mapping[str, Any]) -
     if keyword == "type":
         kinds = expected if isinstance(expected, list) else [expected]
         return f"{label} must be {_or([_TYPES.get(str(kind), str(kind)) for kind in kinds])}."
-    if keyword == "minimum":
-        return f"{label} must be at least {_number(expected)}."
-    if keyword == "maximum":
-        return f"{label} must be at most {_number(expected)}."
-    if keyword == "exclusiveMinimum":
-        return f"{label} must be more than {_number(expected)}."
-    if keyword == "exclusiveMaximum":
-        return f"{label} must be less than {_number(expected)}."
-    if keyword == "multipleOf":
-        return f"{label} must be a multiple of {_number(expected)}."
+    if keyword in _BOUNDS:
+        return f"{label} must be {_BOUNDS[keyword]} {_number(expected)}."
     if keyword == "enum":
         return f"{label} must be {_choices(expected)}."
     if keyword == "const":
