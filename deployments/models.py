@@ -19,6 +19,7 @@ from portal.models import Team
 
 class DeployTarget(models.TextChoices):
     GITOPS = "gitops", "GitOps repository"
+    KUBERNETES = "kubernetes", "Kubernetes cluster"
 
 
 class Cluster(models.Model):
@@ -72,6 +73,12 @@ class Namespace(models.Model):
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
     target = models.CharField(
         max_length=32, choices=DeployTarget.choices, default=DeployTarget.GITOPS
+    )
+    # The cluster of a namespace bound to target "kubernetes" (SPEC section 9), whose
+    # Kubernetes namespace has this namespace's name. A cluster that still holds
+    # namespaces cannot be removed.
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="namespaces"
     )
     description = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -179,6 +186,8 @@ class OperationKind(models.TextChoices):
     UPGRADE = "upgrade"
     ROLLBACK = "rollback"
     UNINSTALL = "uninstall"
+    # Re-apply the current revision (SPEC section 9): puts drifted or deleted objects back.
+    REPAIR = "repair"
 
 
 class OperationState(models.TextChoices):

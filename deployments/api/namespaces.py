@@ -24,6 +24,7 @@ class NamespaceOutput(serializers.Serializer):
     name = serializers.CharField()
     team = serializers.CharField(source="team.name")
     target = serializers.ChoiceField(choices=DeployTarget.choices)
+    cluster = serializers.CharField(source="cluster.name", default=None, allow_null=True)
     description = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -35,6 +36,7 @@ class NamespaceCreateInput(serializers.Serializer):
     target = serializers.ChoiceField(
         choices=DeployTarget.choices, default=DeployTarget.GITOPS, required=False
     )
+    cluster = serializers.CharField(max_length=63, required=False, allow_blank=True)
 
 
 class NamespaceListView(GenericAPIView):
@@ -69,6 +71,7 @@ class NamespaceListView(GenericAPIView):
             name=values["name"],
             description=values.get("description", ""),
             target=values.get("target", DeployTarget.GITOPS),
+            cluster=values.get("cluster", ""),
         )
         return Response(NamespaceOutput(namespace).data, status=status.HTTP_201_CREATED)
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from deployments.models import DeployTarget, Namespace
+from deployments.models import Cluster, DeployTarget, Namespace
 from guards.slugs import validate_slug
 from portal.actors import Actor
 from portal.models import Team
@@ -22,9 +22,13 @@ def namespace_create(
     name: str,
     description: str = "",
     target: str = DeployTarget.GITOPS,
+    cluster: str = "",
 ) -> Namespace:
     """Create a namespace owned by `team`. Names are unique site-wide because
-    they become folder names in the GitOps repository."""
+    they become folder names in the GitOps repository, and Kubernetes namespace
+    names in a cluster. A namespace bound to target ``kubernetes`` names a
+    registered cluster (SPEC section 9); the Kubernetes namespace is created by the
+    first install that needs it."""
     name = name.strip()
     try:
         validate_slug(name)
@@ -34,13 +38,18 @@ def namespace_create(
         raise Invalid(
             f"Unknown deploy target {target!r}; use one of {', '.join(DeployTarget.values)}."
         )
+    bound = _cluster_for(target, cluster.strip())
     with transaction.atomic():
         if Namespace.objects.filter(name=name).exists():
             raise AlreadyExists(f"A namespace named {name!r} already exists.")
         try:
             with transaction.atomic():
                 namespace = Namespace.objects.create(
-                    name=name, team=team, target=target, description=description.strip()[:200]
+                    name=name,
+                    team=team,
+                    target=target,
+                    cluster=bound,
+                    description=description.strip()[:200],
                 )
         except IntegrityError:
             raise AlreadyExists(f"A namespace named {name!r} already exists.") from None
@@ -48,10 +57,28 @@ def namespace_create(
             actor=actor,
             action="namespace.create",
             target=namespace,
-            detail={"team": team.name, "target": target},
+            detail={"team": team.name, "target": target}
+            | ({"cluster": bound.name} if bound else {}),
         )
         index_later("namespace", [namespace.pk])
     return namespace
+
+
+def _cluster_for(target: str, cluster: str) -> Cluster | None:
+    if target != DeployTarget.KUBERNETES:
+        if cluster:
+            raise Invalid(
+                f"Only a namespace with target 'kubernetes' names a cluster, not {target!r}."
+            )
+        return None
+    if not cluster:
+        raise Invalid(
+            "A namespace with target 'kubernetes' needs a cluster: name a registered one."
+        )
+    found = Cluster.objects.filter(name=cluster).first()
+    if found is None:
+        raise Invalid(f"No such cluster: {cluster!r}. Staff register clusters under Clusters.")
+    return found
 
 
 def namespace_update(

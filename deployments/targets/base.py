@@ -20,7 +20,7 @@ from typing import Protocol
 from guards.paths import UnsafePath, safe_relative_path, shown_path
 from guards.slugs import is_slug
 
-KINDS = ("install", "upgrade", "rollback", "uninstall")
+KINDS = ("install", "upgrade", "rollback", "uninstall", "repair")
 
 # App names and versions go into a commit subject: no whitespace, so that a version
 # cannot smuggle words (or a forged trailer line) into the message.
@@ -68,9 +68,10 @@ class DeployTarget(Protocol):
         """The reference recorded for ``operation_id``, or None if it was never applied."""
         ...
 
-    def repair(self) -> None:
-        """Drop whatever a writer killed half-way left behind (a no-op where a
-        change is atomic)."""
+    def repair(self, namespace: str, instance: str) -> None:
+        """Drop whatever a writer killed half-way left behind for the instance (the
+        GitOps target repairs its whole working tree; a no-op where a change is
+        atomic)."""
         ...
 
     def read(self, namespace: str, instance: str) -> dict[str, str]:

@@ -174,7 +174,7 @@ class GitOpsTarget:
             return None
         return self._find_commit(operation_id)
 
-    def repair(self) -> None:
+    def repair(self, namespace: str = "", instance: str = "") -> None:
         """Put the working tree back to HEAD: what a writer killed before its commit
         left there is dropped. Every write does this first; the engine calls it when
         it fails an operation whose apply never committed."""

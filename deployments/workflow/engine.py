@@ -347,7 +347,8 @@ def _undo(run: Run) -> tuple[str, str, bool]:
     previous = operation.from_revision
     intact = previous is not None
     if target.find(str(operation.pk)) is None:
-        target.repair()  # files a killed apply wrote but never committed
+        # What a killed apply wrote but never recorded (files, objects) goes.
+        target.repair(instance.namespace.name, instance.name)
         return OperationState.FAILED, "nothing was applied", intact
     if operation.kind == OperationKind.UNINSTALL:
         return OperationState.FAILED, "its files were already removed", False

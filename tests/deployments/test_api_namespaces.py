@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.models import Namespace
+from deployments.models import Cluster, Namespace
+from portal.crypto import encrypt_json
 from portal.models import AuditEvent, Membership, Role
 from tests.factories import make_namespace, make_team, make_user
 
@@ -100,3 +101,56 @@ def test_duplicate_and_bad_namespace_names(api_client, user, ops):
     assert bad.status_code == 400
     assert bad.json()["error"] == "invalid"
     assert AuditEvent.objects.count() == 0
+
+
+def _cluster(name: str = "prod") -> Cluster:
+    # A row as cluster_add stores it; these tests never call the server.
+    return Cluster.objects.create(
+        name=name, server="https://k8s.example.test:6443", token_encrypted=encrypt_json("x")
+    )
+
+
+def test_a_kubernetes_namespace_names_its_cluster(api_client, user, ops):
+    _cluster("prod")
+    api_client.force_authenticate(user)
+
+    response = api_client.post(
+        "/api/v1/namespaces/",
+        {"name": "shop", "team": "ops", "target": "kubernetes", "cluster": "prod"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["target"], response.json()["cluster"]) == ("kubernetes", "prod")
+    assert Namespace.objects.filter(name="shop", cluster__name="prod").exists()
+    assert AuditEvent.objects.get().detail == {
+        "team": "ops",
+        "target": "kubernetes",
+        "cluster": "prod",
+    }
+    listed = api_client.get("/api/v1/namespaces/").json()["results"]
+    assert [(n["name"], n["cluster"]) for n in listed] == [("shop", "prod")]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"target": "kubernetes"}, "needs a cluster"),
+        ({"target": "kubernetes", "cluster": "nowhere"}, "No such cluster: 'nowhere'"),
+        ({"target": "gitops", "cluster": "prod"}, "Only a namespace with target 'kubernetes'"),
+    ],
+)
+def test_a_kubernetes_namespace_without_a_known_cluster_is_refused(
+    api_client, user, ops, body, expected
+):
+    _cluster("prod")
+    api_client.force_authenticate(user)
+
+    response = api_client.post(
+        "/api/v1/namespaces/", {"name": "shop", "team": "ops", **body}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert expected in response.json()["detail"]
+    assert not Namespace.objects.filter(name="shop").exists()
+    assert not AuditEvent.objects.exists()
