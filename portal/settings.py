@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "deployments",
     "search",
     "builds",
+    "telemetry",
 ]
 
 MIDDLEWARE = [
