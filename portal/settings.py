@@ -168,6 +168,12 @@ CELERY_TASK_ACKS_LATE = False  # opted into per idempotent task
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connections before and after every task
+# unless this is set: a new PostgreSQL connection per task (a backend process and an
+# authentication, several milliseconds of CPU on both ends, most of the cost of a
+# short task). Workers keep them as a web request does instead (portal.celery:
+# CONN_MAX_AGE, closed when unusable); the fixup closes them every this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The queue market syncs and app details fetches are sent to: the default one,
