@@ -15,10 +15,12 @@ from __future__ import annotations
 import copy
 import logging
 from datetime import datetime, timedelta
+from functools import cache
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, Q, TextField, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Field, Q, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
@@ -158,7 +160,7 @@ def _run_steps(run: Run) -> None:
         if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
             continue
         if step.name == "record":
-            _succeed(run, step, finished)  # writes the context too
+            _succeed(run, step, finished, save_context=changed)
             return
         # One commit: the context a step left is saved with its success, never after
         # it (a worker that dies before the commit runs the step again; steps are
@@ -193,39 +195,66 @@ def _steps_advance(
     finished: tuple[OperationStep, str] | None, started: OperationStep | None, *, attempt: int
 ) -> None:
     """Mark ``finished`` succeeded with its message and ``started`` running, in one
-    UPDATE of both rows."""
+    round trip."""
     now = timezone.now()
-    if finished is not None and started is None:
+    writes = []
+    if finished is not None:
         step, message = finished
-        OperationStep.objects.filter(pk=step.pk).update(
-            state=StepState.SUCCEEDED,
-            finished_at=now,
-            message=message[:1000],
-            log=_log_line(message),
-        )
+        writes.append(_StepWrite(step.pk, StepState.SUCCEEDED, None, now, message, message))
+    if started is not None:
+        line = f"attempt {attempt}: started"
+        writes.append(_StepWrite(started.pk, StepState.RUNNING, now, None, "", line))
+    _steps_write(writes)
+
+
+class _StepWrite(NamedTuple):
+    pk: int
+    state: str
+    started_at: datetime | None  # None: keep the row's
+    finished_at: datetime | None  # None: keep the row's
+    message: str
+    log_line: str  # appended to the row's log, timestamped; "" appends nothing
+
+
+def _steps_write(writes: list[_StepWrite]) -> None:
+    """Write step rows with one parametrised UPDATE, sent as one batch. The log is
+    appended in the database: a redelivered attempt adds to what the dead one wrote.
+
+    Not the ORM: the same UPDATE built with CASE expressions for several rows cost
+    about 1.5 ms of CPU each time, a third of the engine's own time per operation
+    (bench/workflow_steps.py); this costs a tenth of that."""
+    if not writes:
         return
-    assert started is not None
-    start_line = f"attempt {attempt}: started"
-    if finished is None:
-        OperationStep.objects.filter(pk=started.pk).update(
-            state=StepState.RUNNING, started_at=now, message="", log=_log_line(start_line)
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            w.state,
+            adapt(w.started_at),
+            adapt(w.finished_at),
+            w.message[:1000],
+            _stamped(w.log_line) if w.log_line else "",
+            w.pk,
         )
-        return
-    step, message = finished
-    done = When(pk=step.pk, then=Value(StepState.SUCCEEDED))
-    OperationStep.objects.filter(pk__in=[step.pk, started.pk]).update(
-        state=Case(done, default=Value(StepState.RUNNING)),
-        started_at=Case(When(pk=started.pk, then=Value(now)), default=F("started_at")),
-        finished_at=Case(When(pk=step.pk, then=Value(now)), default=F("finished_at")),
-        message=Case(When(pk=step.pk, then=Value(message[:1000])), default=Value("")),
-        log=Concat(
-            F("log"),
-            Case(
-                When(pk=step.pk, then=Value(_stamped(message))),
-                default=Value(_stamped(start_line)),
-            ),
-            output_field=TextField(),
-        ),
+        for w in writes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_step_update_sql(), rows)
+
+
+@cache
+def _step_update_sql() -> str:
+    meta = OperationStep._meta
+    table = connection.ops.quote_name(meta.db_table)
+    state, started, finished, message, log, pk = (
+        connection.ops.quote_name(field.column)
+        for name in ("state", "started_at", "finished_at", "message", "log", "id")
+        if isinstance(field := meta.get_field(name), Field)
+    )
+    # Names from the model's _meta, quoted; every value is a parameter.
+    return (
+        f"UPDATE {table} SET {state} = %s, {started} = COALESCE(%s, {started}),"  # noqa: S608
+        f" {finished} = COALESCE(%s, {finished}), {message} = %s, {log} = {log} || %s"
+        f" WHERE {pk} = %s"
     )
 
 
@@ -250,10 +279,32 @@ def _unfinished_step(run: Run) -> str:
 
 
 def _succeed(
-    run: Run, step: OperationStep, last_step: tuple[OperationStep, str] | None = None
+    run: Run,
+    step: OperationStep,
+    last_step: tuple[OperationStep, str] | None = None,
+    *,
+    save_context: bool = True,
 ) -> None:
     """Record the revision and the final states in one transaction, with the success
-    of the step before ``record`` (``last_step``) when it is not written yet."""
+    of the step before ``record`` (``last_step``) when it is not written yet, and the
+    context when that step changed it."""
+    try:
+        _succeed_write(run, step, last_step, save_context=save_context)
+    except IntegrityError:
+        # revision_unique_number: another delivery recorded this very revision and
+        # finished the operation meanwhile (the insert is not guarded by a read).
+        number = int(run.context["revision_number"])
+        if not Revision.objects.filter(instance=run.instance, number=number).exists():
+            raise
+
+
+def _succeed_write(
+    run: Run,
+    step: OperationStep,
+    last_step: tuple[OperationStep, str] | None,
+    *,
+    save_context: bool,
+) -> None:
     operation, instance = run.operation, run.instance
     now = timezone.now()
     with transaction.atomic():
@@ -268,21 +319,19 @@ def _succeed(
             revision = None
             message = "instance uninstalled"
         else:
-            revision, _ = Revision.objects.get_or_create(
+            revision = Revision.objects.create(
                 instance=instance,
                 number=run.context["revision_number"],
-                defaults={
-                    "app_version": run.context["version"],
-                    "archive_digest": run.context.get("archive_digest", ""),
-                    "values_encrypted": run.context["values"],
-                    "values_masked": run.context["values_masked"],
-                    "manifests_encrypted": run.context["manifests"],
-                    "manifests_masked": run.context["manifests_masked"],
-                    "manifests_digest": run.context["digest"],
-                    "secret_paths": run.context["secret_paths"],
-                    "operation": operation,
-                    "commit": run.context.get("commit", ""),
-                },
+                app_version=run.context["version"],
+                archive_digest=run.context.get("archive_digest", ""),
+                values_encrypted=run.context["values"],
+                values_masked=run.context["values_masked"],
+                manifests_encrypted=run.context["manifests"],
+                manifests_masked=run.context["manifests_masked"],
+                manifests_digest=run.context["digest"],
+                secret_paths=run.context["secret_paths"],
+                operation=operation,
+                commit=run.context.get("commit", ""),
             )
             Instance.objects.filter(pk=instance.pk).update(
                 status=InstanceStatus.DEPLOYED,
@@ -292,35 +341,24 @@ def _succeed(
                 updated_at=now,
             )
             message = f"revision {revision.number} recorded"
+        final = {"context": run.context} if save_context else {}
         finished = Operation.objects.filter(pk=operation.pk, state=OperationState.RUNNING).update(
             state=OperationState.SUCCEEDED,
             finished_at=now,
             heartbeat_at=None,
             result_revision=revision,
-            context=run.context,
+            **final,
         )
         if finished != 1:  # another delivery finished it meanwhile
             transaction.set_rollback(True)
             return
-        if last_step is None:
-            OperationStep.objects.filter(pk=step.pk).update(
-                state=StepState.SUCCEEDED, started_at=now, finished_at=now, message=message
-            )
-        else:
+        writes = [_StepWrite(step.pk, StepState.SUCCEEDED, now, now, message, "")]
+        if last_step is not None:
             last, last_message = last_step
-            OperationStep.objects.filter(pk__in=[step.pk, last.pk]).update(
-                state=StepState.SUCCEEDED,
-                started_at=Case(When(pk=step.pk, then=Value(now)), default=F("started_at")),
-                finished_at=now,
-                message=Case(
-                    When(pk=step.pk, then=Value(message)), default=Value(last_message[:1000])
-                ),
-                log=Concat(
-                    F("log"),
-                    Case(When(pk=last.pk, then=Value(_stamped(last_message))), default=Value("")),
-                    output_field=TextField(),
-                ),
+            writes.append(
+                _StepWrite(last.pk, StepState.SUCCEEDED, None, now, last_message, last_message)
             )
+        _steps_write(writes)
         audit_record(
             actor=Actor.system(),
             action=f"operation.{operation.kind}.succeeded",
