@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from deployments.models import Instance, Namespace, Operation, OperationStep
+from deployments.models import Instance, Namespace, Operation
 from deployments.services.instances import instance_install
 from deployments.workflow.engine import operation_execute, retry_countdown
 from deployments.workflow.reaper import stranded_operations
@@ -121,31 +121,3 @@ def test_the_backoff_doubles_up_to_its_cap(settings: Any) -> None:
     settings.WORKFLOW_RETRY_BACKOFF_SECONDS = 2
     settings.WORKFLOW_RETRY_BACKOFF_MAX_SECONDS = 60
     assert [retry_countdown(n) for n in (0, 1, 2, 5, 6, 1000)] == [2, 4, 8, 60, 60, 60]
-
-
-def test_each_step_records_its_times_message_and_the_log_of_every_attempt(
-    remote: Path, apps_market: Market, namespace: Namespace, operator: Any
-) -> None:
-    operation = requested_install(operator, namespace, apps_market)
-    assert operation_execute(str(operation.pk)) == 5  # the push failed: retried
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    assert operation_execute(str(operation.pk)) is None
-
-    steps = list(OperationStep.objects.filter(operation=operation).order_by("position"))
-    assert [(s.name, s.state) for s in steps] == [
-        (name, "succeeded")
-        for name in ("resolve", "fetch", "validate", "render", "apply", "verify", "record")
-    ]
-    # A timeline without overlaps: each step starts once the one before it finished.
-    times = [t for s in steps for t in (s.started_at, s.finished_at) if t is not None]
-    assert len(times) == 2 * len(steps) and times == sorted(times)
-    # Each line of a log is "HH:MM:SS <text>"; the dead or retried attempt's stay.
-    logs = {s.name: [line[9:] for line in s.log.splitlines()] for s in steps}
-    apply = steps[4]
-    assert apply.message.startswith("gitops commit ") and "earlier attempt" in apply.message
-    assert logs["apply"][0] == "attempt 1: started"
-    assert logs["apply"][1].startswith("retrying: ")
-    assert logs["apply"][2:] == ["attempt 1: started", apply.message]
-    for step in steps[:4] + steps[5:6]:
-        assert step.message and logs[step.name] == ["attempt 1: started", step.message]
-    assert (steps[6].message, steps[6].log) == ("revision 1 recorded", "")

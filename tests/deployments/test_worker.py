@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from deployments.models import Instance, Namespace, Operation, OperationStep
 from deployments.services.instances import (
@@ -282,40 +281,3 @@ def test_a_remote_down_through_more_retries_than_the_attempt_limit_ends_succeede
         "install pay-prod/cache redis-lite@1.0.0"
     )
     assert commit_subjects(data_dir / "gitops") == ["install pay-prod/cache redis-lite@1.0.0"]
-
-
-def _worker_backends() -> dict[int, Any]:
-    """PostgreSQL backends on the test database other than this test's own: pid ->
-    when it last changed state (the end of its last statement)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, state_change FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return dict(cursor.fetchall())
-
-
-def test_a_worker_keeps_its_database_connection_from_one_operation_to_the_next(
-    queue: str, data_dir: Path, apps_market: Market, namespace: Namespace, operator: Any
-) -> None:
-    """Celery's Django fixup would close it after every task: a new PostgreSQL
-    backend and authentication per operation. Kept, the second operation runs on
-    the connection the first one opened."""
-    actor = Actor(user=operator)
-    with celery_worker(data_dir, queue) as worker:
-        first = instance_install(
-            actor=actor, namespace=namespace, market=apps_market, name="one", app="redis-lite"
-        )
-        assert finished(first.operation.pk, worker).state == "succeeded"
-        after_first = _worker_backends()
-        assert after_first, "the worker closed its connection after the task"
-
-        second = instance_install(
-            actor=actor, namespace=namespace, market=apps_market, name="two", app="redis-lite"
-        )
-        done = finished(second.operation.pk, worker)
-        assert done.state == "succeeded"
-        after_second = _worker_backends()
-    used = [pid for pid, at in after_second.items() if at and at >= done.created_at]
-    assert used, after_second
-    assert set(used) <= set(after_first), (after_first, after_second)

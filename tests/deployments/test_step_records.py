@@ -1,0 +1,63 @@
+"""What an operation's steps record for people (SPEC section 5: every step visible
+and recorded): its times, its message and a log line for every attempt, kept
+across a retried step. In this process, on a GitOps remote that does not exist
+until the second delivery."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployments.models import Namespace, OperationStep
+from deployments.services.instances import instance_install
+from deployments.workflow.engine import operation_execute
+from market.models import Market
+from portal.actors import Actor
+
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db(transaction=True)]
+
+
+def test_each_step_records_its_times_message_and_the_log_of_every_attempt(
+    settings: Any,
+    tmp_path: Path,
+    gitops_repo: Path,
+    apps_market: Market,
+    namespace: Namespace,
+    operator: Any,
+) -> None:
+    remote = tmp_path / "remote.git"
+    settings.GITOPS_REMOTE_URL = str(remote)
+    settings.WORKFLOW_RETRY_BACKOFF_SECONDS = 5
+    operation = instance_install(
+        actor=Actor(user=operator),
+        namespace=namespace,
+        market=apps_market,
+        name="cache",
+        app="redis-lite",
+    ).operation
+    # No eager tasks: this test is the worker, delivering the message by hand.
+    assert operation_execute(str(operation.pk)) == 5  # the remote is missing: retried
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    assert operation_execute(str(operation.pk)) is None
+
+    steps = list(OperationStep.objects.filter(operation=operation).order_by("position"))
+    assert [(s.name, s.state) for s in steps] == [
+        (name, "succeeded")
+        for name in ("resolve", "fetch", "validate", "render", "apply", "verify", "record")
+    ]
+    # A timeline without overlaps: each step starts once the one before it finished.
+    times = [t for s in steps for t in (s.started_at, s.finished_at) if t is not None]
+    assert len(times) == 2 * len(steps) and times == sorted(times)
+    # Each line of a log is "HH:MM:SS <text>"; the retried attempt's lines stay.
+    logs = {s.name: [line[9:] for line in s.log.splitlines()] for s in steps}
+    apply = steps[4]
+    assert apply.message.startswith("gitops commit ")
+    assert logs["apply"][0] == "attempt 1: started"
+    assert logs["apply"][1].startswith("retrying: ")
+    assert logs["apply"][2:] == ["attempt 1: started", apply.message]
+    for step in steps[:4] + steps[5:6]:
+        assert step.message and logs[step.name] == ["attempt 1: started", step.message]
+    assert (steps[6].message, steps[6].log) == ("revision 1 recorded", "")
