@@ -231,7 +231,7 @@ def step_apply(run: Run) -> str:
         raise StepFailed(str(exc)) from None
     run.context["commit"] = applied.ref
     again = "" if applied.created else " (already applied by an earlier attempt)"
-    return f"{target.name} commit {applied.ref[:12]}{again}"
+    return f"{applied.summary or f'{target.name} commit {applied.ref[:12]}'}{again}"
 
 
 def step_verify(run: Run) -> str:
