@@ -60,6 +60,7 @@ _ELEMENT_KEYS = {"volumeMounts": "mountPath", "volumeDevices": "devicePath"}
 _QUANTITY_MAPS = frozenset(
     {
         "requests",
+        "target",  # an autoscaler's averageValue / value
         "limits",
         "hard",
         "capacity",
@@ -111,16 +112,18 @@ def resource_drift(applied: dict[str, Any], live: dict[str, Any]) -> Drift:
         )
     secret = applied.get("kind") == "Secret" or live.get("kind") == "Secret"
     wanted = _managed(applied, secret=secret)
-    walk = _Walk(secret=secret)
+    encoded = "data" if secret else "binaryData" if applied.get("kind") == "ConfigMap" else None
+    walk = _Walk(encoded=encoded, masked=secret)
     seen = walk.compare(wanted, live, ())
     if not walk.paths:
         return Drift(drifted=False, fields=[], diff="")
+    seen = {} if seen is _MISSING else seen
     if secret:
-        wanted = _mask_secret_data(wanted)
+        wanted, seen = _masked(wanted), _masked(seen)
     return Drift(
         drifted=True,
         fields=[_dotted(path) for path in walk.paths[:MAX_FIELDS]],
-        diff=_unified(wanted, {} if seen is _MISSING else seen),
+        diff=_unified(wanted, seen),
     )
 
 
@@ -148,16 +151,17 @@ def _managed(applied: dict[str, Any], *, secret: bool) -> dict[str, Any]:
 
 
 class _Walk:
-    def __init__(self, *, secret: bool) -> None:
-        self.secret = secret
+    def __init__(self, *, encoded: str | None, masked: bool) -> None:
+        self.encoded = encoded  # the top-level map of base64 values, if any
+        self.masked = masked  # and whether those values are secret
         self.paths: list[Path] = []
 
     def compare(self, want: Any, have: Any, path: Path) -> Any:
         """Note where ``have`` differs from ``want`` below ``path``; return the live
         value in ``want``'s shape (``want``'s own value where they are equal, so the
         two render alike; _MISSING where the live object has nothing)."""
-        if self.secret and len(path) == 2 and path[0] == "data":
-            return self._secret_value(want, have, path)
+        if self.encoded and len(path) == 2 and path[0] == self.encoded:
+            return self._encoded_value(want, have, path)
         if isinstance(want, dict):
             return self._map(want, have, path)
         if isinstance(want, list):
@@ -203,13 +207,13 @@ class _Walk:
         seen = [self.compare(w, h, (*path, i)) for i, (w, h) in pairs]
         return [item for item in seen if item is not _MISSING] + have[len(want) :]
 
-    def _secret_value(self, want: Any, have: Any, path: Path) -> Any:
+    def _encoded_value(self, want: Any, have: Any, path: Path) -> Any:
         if have is _MISSING:
             return self._differs(path, _MISSING)
         if _decoded(want) == _decoded(have):
-            return MASK
+            return MASK if self.masked else want
         self.paths.append(path)
-        return CHANGED_MASK
+        return CHANGED_MASK if self.masked else have
 
     def _differs(self, path: Path, have: Any) -> Any:
         self.paths.append(path)
@@ -307,11 +311,16 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _mask_secret_data(wanted: dict[str, Any]) -> dict[str, Any]:
-    data = wanted.get("data")
-    if not isinstance(data, dict):
-        return wanted
-    return {**wanted, "data": dict.fromkeys(data, MASK)}
+def _masked(side: dict[str, Any]) -> dict[str, Any]:
+    """``side`` with every value of a Secret's data masked, whatever shape it has; the
+    walk's markers (equal, changed) kept."""
+    if "data" not in side:
+        return side
+    data = side["data"]
+    if isinstance(data, dict):
+        masked = {k: v if v in (MASK, CHANGED_MASK) else MASK for k, v in data.items()}
+        return {**side, "data": masked}
+    return {**side, "data": MASK}
 
 
 def _dotted(path: Path) -> str:

@@ -90,7 +90,8 @@ def _deployment(live: dict[str, Any]) -> Health:
         )
     if available < updated:
         return Health(PROGRESSING, f"{available} of {desired} replicas available")
-    return Health(HEALTHY, f"{available} of {desired} replicas available")
+    paused_note = ", rollout paused" if paused else ""
+    return Health(HEALTHY, f"{available} of {desired} replicas available{paused_note}")
 
 
 def _statefulset(live: dict[str, Any]) -> Health:

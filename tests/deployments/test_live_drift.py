@@ -576,3 +576,31 @@ def test_an_object_nested_beyond_reason_is_flagged_not_crashed_on() -> None:
 
 def test_sync_is_missing_without_a_live_object() -> None:
     assert resource_sync({"kind": "ConfigMap", "metadata": {"name": "c"}}, None) == MISSING
+
+
+def test_config_map_binary_data_is_compared_decoded() -> None:
+    wrapped = {"kind": "ConfigMap", "metadata": {}, "binaryData": {"b": "aGVs\nbG8="}}
+    stored = {"kind": "ConfigMap", "metadata": {}, "binaryData": {"b": "aGVsbG8="}}
+    other = {"kind": "ConfigMap", "metadata": {}, "binaryData": {"b": "aGVsbG8h"}}
+    assert resource_drift(wrapped, stored).drifted is False
+    assert resource_drift(wrapped, other).fields == ["binaryData.b"]
+
+
+def test_secret_data_of_an_unexpected_shape_is_masked_too() -> None:
+    applied = {"kind": "Secret", "metadata": {}, "data": {"k": "c2VjcmV0"}}
+    for live_data in ("c2VjcmV0", {"k": {"nested": "c2VjcmV0"}}, ["c2VjcmV0"]):
+        drift = resource_drift(applied, {"kind": "Secret", "metadata": {}, "data": live_data})
+        assert drift.drifted is True
+        assert "c2VjcmV0" not in drift.diff and MASK in drift.diff
+    drift = resource_drift({**applied, "data": "c2VjcmV0"}, {**applied, "data": {"k": "x"}})
+    assert drift.fields == ["data"] and "c2VjcmV0" not in drift.diff
+
+
+def test_an_autoscaler_target_value_is_a_quantity() -> None:
+    def hpa(value: Any) -> dict[str, Any]:
+        target = {"type": "AverageValue", "averageValue": value}
+        metric = {"type": "Resource", "resource": {"name": "cpu", "target": target}}
+        return {"kind": "HorizontalPodAutoscaler", "metadata": {}, "spec": {"metrics": [metric]}}
+
+    assert resource_drift(hpa(0.5), hpa("500m")).drifted is False
+    assert resource_drift(hpa("500m"), hpa("600m")).drifted is True

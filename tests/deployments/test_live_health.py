@@ -318,6 +318,9 @@ def test_a_paused_rollout_says_so() -> None:
         generation=1,
     )
     assert resource_health(live) == Health(PROGRESSING, "rollout paused: 1 of 2 updated")
+    live["status"]["updatedReplicas"] = 2
+    live["status"]["replicas"] = 2
+    assert resource_health(live) == Health(HEALTHY, "2 of 2 replicas available, rollout paused")
 
 
 def test_old_replicas_still_terminating_keep_a_rollout_progressing() -> None:
