@@ -246,6 +246,15 @@ CELERY_BEAT_SCHEDULE["clusters-check"] = {
     "schedule": env_int("CLUSTER_CHECK_INTERVAL_SECONDS", 60, minimum=10),
 }
 
+# How old the live state of an instance on a cluster may get (SPEC section 9): the
+# beat looks at every namespace this often; a page or API call with ?refresh=1 looks
+# at once.
+LIVE_REFRESH_SECONDS = env_int("LIVE_REFRESH_SECONDS", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["live-refresh"] = {
+    "task": "deployments.tasks.live_refresh_all_task",
+    "schedule": LIVE_REFRESH_SECONDS,
+}
+
 # --- search -----------------------------------------------------------------
 
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")

@@ -36,6 +36,7 @@ __all__ = [
     "TargetError",
     "TargetUnavailable",
     "gitops_target",
+    "kubernetes_target",
     "target_for",
 ]
 

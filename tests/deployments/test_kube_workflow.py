@@ -175,3 +175,127 @@ def test_a_refused_upgrade_puts_the_previous_objects_back_and_says_why(
     assert (shop.status, shop.version) == ("deployed", "1.1.0")
     assert "99999" in shop.status_message
     assert in_cluster(cluster, ns) == before
+
+
+def patch(cluster: Cluster, path: str, body: dict[str, Any], *, status: bool = False) -> None:
+    """A change made by someone else (another field manager), as by kubectl edit."""
+    with kube_session(cluster_access(cluster)) as session:
+        session.request(
+            "PATCH",
+            path + ("/status" if status else ""),
+            query=[("fieldManager", "kubectl-edit")],
+            body=body,
+            content_type="application/merge-patch+json",
+        )
+
+
+def resources(api_client: Any, ns: str, refresh: bool = True) -> dict[str, dict[str, str]]:
+    response = api_client.get(
+        f"/api/v1/namespaces/{ns}/instances/shop/resources/" + ("?refresh=1" if refresh else "")
+    )
+    assert response.status_code == 200, response.content
+    return {f"{row['kind']}/{row['name']}": row for row in response.json()}
+
+
+def test_live_state_reports_drift_and_missing_objects_and_repair_puts_them_back(
+    cluster: Cluster, kube_namespace: Namespace, market: Market, operator: Any, api_client: Any
+) -> None:
+    ns = kube_namespace.name
+    instance_install(
+        actor=Actor(user=operator),
+        namespace=kube_namespace,
+        market=market,
+        name="shop",
+        app="shop-app",
+        version="1.0.0",
+        values={"password": "hunter2-secret"},
+    )
+    api_client.force_authenticate(operator)
+
+    seen = resources(api_client, ns)
+
+    assert sorted(seen) == [
+        f"ClusterRole/{ns}-shop-reader",
+        "ConfigMap/shop-config",
+        "Deployment/shop",
+        "Secret/shop-auth",
+        "Service/shop",
+    ]
+    assert {row["sync"] for row in seen.values()} == {"synced"}
+    assert seen["Service/shop"]["health"] == "healthy"
+    assert seen["Deployment/shop"]["health"] == "progressing"  # no pods yet
+    assert seen["Deployment/shop"]["api_version"] == "apps/v1"
+    assert seen["Deployment/shop"]["namespace"] == ns
+    assert seen[f"ClusterRole/{ns}-shop-reader"]["namespace"] == ""
+
+    # A controller reports the rollout done: healthy.
+    patch(
+        cluster,
+        f"/apis/apps/v1/namespaces/{ns}/deployments/shop",
+        {
+            "status": {
+                "observedGeneration": 1,
+                "replicas": 2,
+                "updatedReplicas": 2,
+                "readyReplicas": 2,
+                "availableReplicas": 2,
+            }
+        },
+        status=True,
+    )
+    # Someone edits a managed field by hand, and deletes the Service.
+    patch(cluster, f"/api/v1/namespaces/{ns}/configmaps/shop-config", {"data": {"replicas": "9"}})
+    patch(cluster, f"/api/v1/namespaces/{ns}/secrets/shop-auth", {"stringData": {"password": "x"}})
+    with kube_session(cluster_access(cluster)) as session:
+        session.request("DELETE", f"/api/v1/namespaces/{ns}/services/shop")
+
+    seen = resources(api_client, ns)
+
+    assert seen["Deployment/shop"]["health"] == "healthy"
+    assert (seen["ConfigMap/shop-config"]["sync"], seen["Service/shop"]["sync"]) == (
+        "drifted",
+        "missing",
+    )
+    assert seen["Secret/shop-auth"]["sync"] == "drifted"
+    assert "data.replicas" in seen["ConfigMap/shop-config"]["message"]
+    shop = Instance.objects.get(namespace=kube_namespace, name="shop")
+    assert (shop.live_sync, shop.live_health) == ("missing", "unknown")
+    diffs = {row.name: row.diff for row in shop.resources.all()}
+    assert '-  replicas: "2"' in diffs["shop-config"] or "replicas: '2'" in diffs["shop-config"]
+    assert "9" in diffs["shop-config"]
+    # The secret's diff says it changed without showing either value.
+    assert diffs["shop-auth"]
+    assert "hunter2" not in diffs["shop-auth"]
+    assert base64.b64encode(b"hunter2-secret").decode() not in diffs["shop-auth"]
+    assert "eA==" not in diffs["shop-auth"]
+
+    response = api_client.post(f"/api/v1/namespaces/{ns}/instances/shop/repair/")
+
+    assert response.status_code == 202, response.content
+    operation = Operation.objects.get(pk=response.json()["operation"]["id"])
+    assert (operation.kind, operation.state) == ("repair", "succeeded"), operation.error
+    shop.refresh_from_db()
+    assert shop.current_revision is not None and shop.current_revision.number == 1
+    assert shop.revisions.count() == 1  # a repair makes no new revision
+    seen = resources(api_client, ns)
+    assert {row["sync"] for row in seen.values()} == {"synced"}
+
+
+def test_resources_of_another_teams_instance_answer_404(
+    cluster: Cluster, kube_namespace: Namespace, market: Market, operator: Any, api_client: Any
+) -> None:
+    instance_install(
+        actor=Actor(user=operator),
+        namespace=kube_namespace,
+        market=market,
+        name="shop",
+        app="shop-app",
+        version="1.1.0",
+        values={},
+    )
+    api_client.force_authenticate(make_user("mallory"))
+    ns = kube_namespace.name
+
+    assert api_client.get(f"/api/v1/namespaces/{ns}/instances/shop/resources/").status_code == 404
+    assert api_client.post(f"/api/v1/namespaces/{ns}/instances/shop/repair/").status_code == 404
+    assert not Operation.objects.filter(kind="repair").exists()

@@ -230,6 +230,13 @@ class KubeSession:
     ) -> list[ObjectRef]:
         """Objects of one kind carrying ``selector``'s labels, in ``namespace`` for a
         namespaced kind, cluster-wide otherwise."""
+        return [ref for ref, _ in self.list_objects(api_version, kind, namespace, selector)]
+
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str, selector: str
+    ) -> list[tuple[ObjectRef, dict[str, Any]]]:
+        """Like list_labelled, with each live object: one request for any number of
+        objects (the live state of a whole namespace costs one list per kind)."""
         try:
             resource = self.resource(api_version, kind)
         except KubeRefused:
@@ -243,14 +250,14 @@ class KubeSession:
         found = []
         for item in (answer or {}).get("items") or []:
             metadata = item.get("metadata") or {}
-            found.append(
-                ObjectRef(
-                    api_version,
-                    kind,
-                    str(metadata.get("namespace") or "") if resource.namespaced else "",
-                    str(metadata.get("name") or ""),
-                )
+            ref = ObjectRef(
+                api_version,
+                kind,
+                str(metadata.get("namespace") or "") if resource.namespaced else "",
+                str(metadata.get("name") or ""),
             )
+            # A list's items carry no apiVersion/kind of their own.
+            found.append((ref, {"apiVersion": api_version, "kind": kind, **item}))
         return found
 
     def namespace_ensure(self, name: str) -> bool:

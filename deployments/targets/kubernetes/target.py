@@ -94,7 +94,7 @@ class KubernetesTarget:
         check_change(change)
         checked = check_manifests(manifests)
         namespace, instance = change.namespace, change.instance
-        with self._session() as session:
+        with self.session() as session:
             record = record_read(session, namespace, instance) or InstanceRecord(
                 namespace, instance
             )
@@ -128,7 +128,7 @@ class KubernetesTarget:
         it: a list by the instance's labels must come back empty."""
         check_change(change)
         namespace, instance = change.namespace, change.instance
-        with self._session() as session:
+        with self.session() as session:
             record = record_read(session, namespace, instance)
             known = record.every_object() if record else set()
             deleted = [ref for ref in delete_order(known) if session.delete(ref)]
@@ -160,7 +160,7 @@ class KubernetesTarget:
 
     def find(self, operation_id: str, namespace: str = "", instance: str = "") -> str | None:
         check_operation_id(operation_id)
-        with self._session() as session:
+        with self.session() as session:
             record = record_read(
                 session, check_name("namespace", namespace), check_name("instance", instance)
             )
@@ -171,7 +171,7 @@ class KubernetesTarget:
     def repair(self, namespace: str, instance: str) -> None:
         """Undo an operation a worker left half-applied: its objects go, the previous
         revision's are put back."""
-        with self._session() as session:
+        with self.session() as session:
             record = record_read(
                 session, check_name("namespace", namespace), check_name("instance", instance)
             )
@@ -179,7 +179,7 @@ class KubernetesTarget:
                 self._put_back(session, record)
 
     def read(self, namespace: str, instance: str) -> dict[str, str]:
-        with self._session() as session:
+        with self.session() as session:
             record = record_read(
                 session, check_name("namespace", namespace), check_name("instance", instance)
             )
@@ -190,7 +190,7 @@ class KubernetesTarget:
     def holds(self, namespace: str, instance: str, manifests: Mapping[str, str]) -> bool:
         """The record's current revision is exactly ``manifests``, nothing is pending,
         and each of its objects is in the cluster."""
-        with self._session() as session:
+        with self.session() as session:
             record = record_read(
                 session, check_name("namespace", namespace), check_name("instance", instance)
             )
@@ -259,7 +259,7 @@ class KubernetesTarget:
         return found
 
     @contextmanager
-    def _session(self) -> Iterator[KubeSession]:
+    def session(self) -> Iterator[KubeSession]:
         with kube_session(self.access) as session:
             try:
                 yield session
