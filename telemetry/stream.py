@@ -373,6 +373,13 @@ def stream_counters() -> StreamCounters | None:
     return current.counters() if current is not None else None
 
 
+def stream_flush(*, timeout: float) -> int:
+    """Wait up to ``timeout`` seconds for this process's backlog; returns what is left
+    (a worker shutting down, the tests)."""
+    current = _local_stream()
+    return current.flush(timeout=timeout) if current is not None else 0
+
+
 def stream_probe(*, timeout: float = 1.0) -> bool | None:
     """Whether Kafka answers this process now; None when no stream is configured."""
     if not settings.KAFKA_BOOTSTRAP_SERVERS:
