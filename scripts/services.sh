@@ -897,6 +897,7 @@ up)
     command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
     if kafka_wanted; then
         command -v mvn >/dev/null 2>&1 || missing+=(maven)
+        command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the cluster id
         [[ -x $JAVA17_HOME/bin/java ]] || missing+=(openjdk-17-jre-headless)
     fi
     if kube_wanted; then
