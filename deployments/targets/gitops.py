@@ -167,7 +167,7 @@ class GitOpsTarget:
             raise TargetError(f"remove() records an uninstall, not {change.kind!r}")
         return self._record(change, None)
 
-    def find(self, operation_id: str) -> str | None:
+    def find(self, operation_id: str, namespace: str = "", instance: str = "") -> str | None:
         """The sha of the commit recorded for ``operation_id``, or None."""
         check_operation_id(operation_id)
         if not self._has_head():
