@@ -4,14 +4,16 @@
 
 bench/workflow.py measures throughput through real workers; this one runs the same
 installs with ``operation_execute`` called directly (no broker), and prints per
-operation the time and database queries of each step, of the engine around them, and
-of the GitOps apply alone as the baseline (the same call bench/workflow.py times).
+operation the time (wall, and CPU with git's processes) and database
+queries of each step, of the engine around them, and of the GitOps apply alone as the
+baseline (the same call bench/workflow.py times).
 Uses DATABASE_URL's server when set (a fresh database beside it), else SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -25,6 +27,13 @@ if str(ROOT) not in sys.path:
 
 from bench.environment import django_environment  # noqa: E402
 from bench.market_sync import line  # noqa: E402
+
+
+def process_cpu() -> float:
+    """CPU seconds of this process and of the children it waited for (git; not the
+    long-lived render child): steadier than wall time on a machine others share."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def main() -> int:
@@ -65,14 +74,16 @@ def run(count: int, workdir: Path, database: str) -> int:
     actor = Actor(user=user)
 
     seconds: dict[str, float] = defaultdict(float)
+    cpu: dict[str, float] = defaultdict(float)
     queries: dict[str, int] = defaultdict(int)
     for name, function in list(engine.STEP_FUNCTIONS.items()):
 
         def timed(run: object, function: object = function, name: str = name) -> str:
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), process_cpu()
             with CaptureQueriesContext(connection) as captured:
                 message = function(run)  # type: ignore[operator]
             seconds[name] += time.perf_counter() - begin
+            cpu[name] += process_cpu() - begin_cpu
             queries[name] += len(captured.captured_queries)
             return message
 
@@ -93,11 +104,11 @@ def run(count: int, workdir: Path, database: str) -> int:
     ]
     # The first operation reads the package and starts the render child: not timed.
     engine.operation_execute(ids.pop(0))
-    begin = time.perf_counter()
+    begin, begin_cpu = time.perf_counter(), process_cpu()
     with CaptureQueriesContext(connection) as captured:
         for operation_id in ids:
             engine.operation_execute(operation_id)
-    total = time.perf_counter() - begin
+    total, total_cpu = time.perf_counter() - begin, process_cpu() - begin_cpu
     failed = Operation.objects.filter(pk__in=ids).exclude(state="succeeded").count()
     step_total = sum(seconds.values())
 
@@ -126,12 +137,13 @@ def run(count: int, workdir: Path, database: str) -> int:
         if name in seconds:
             line(
                 f"step {name}",
-                f"{seconds[name] / n * 1000:.1f}ms",
+                f"{seconds[name] / n * 1000:.1f}ms ({cpu[name] / n * 1000:.1f}ms cpu)",
                 f"{queries[name] / n:.1f} queries",
             )
+    engine_cpu = total_cpu - sum(cpu.values())
     line(
         "engine around the steps (claim, states, record)",
-        f"{(total - step_total) / n * 1000:.1f}ms",
+        f"{(total - step_total) / n * 1000:.1f}ms ({engine_cpu / n * 1000:.1f}ms cpu)",
         f"{(len(captured.captured_queries) - sum(queries.values())) / n:.1f} queries",
     )
     line(
