@@ -164,6 +164,7 @@ class GitOpsTarget:
         self.push_retry = push_retry
         self._env = _git_env()
         self._ours = False
+        self._remote_set = False
 
     def __repr__(self) -> str:
         return f"GitOpsTarget({str(self.repo_dir)!r}, remote_url={self._shown_remote()!r})"
@@ -341,9 +342,9 @@ class GitOpsTarget:
             if self.remote_url:
                 self._prepare(repair_tree=False)
                 self._git("update-ref", "-d", INDEXED_REF)
-                tip = remote_fetch(self._git, timeout=self.push_timeout)
+                tip = remote_fetch(self._git, timeout=self.push_timeout).tip
                 if tip is not None:
-                    return index_fetched(self._git, tip)
+                    return index_fetched(self._git, tip, None)
             else:
                 self._prepare()
             existing = set(
@@ -532,18 +533,21 @@ class GitOpsTarget:
 
     # --- the remote ------------------------------------------------------------------
 
-    def _sync(self) -> Published:
-        """Under the lock: fetch the remote's ``main`` and index what is new in it
-        (``gitops_remote``). While the remote has none, the local ``main`` stands in
-        for it and is indexed as without a remote."""
+    def _sync(self, *, index: bool = True) -> Published:
+        """Under the lock: fetch the remote's ``main`` and (unless only reading files)
+        index what is new in it (``gitops_remote``). While the remote has none, the
+        local ``main`` stands in for it and is indexed as without a remote."""
         try:
-            tip = remote_fetch(self._git, timeout=self.push_timeout)
+            fetched = remote_fetch(self._git, timeout=self.push_timeout)
         except TargetUnavailable as error:
             raise TargetUnavailable(f"{error} ({self._shown_remote()})") from None
-        if tip is None:
-            return Published(remote_tip=None, base=self._index_head())
-        index_fetched(self._git, tip)
-        return Published(remote_tip=tip, base=tip)
+        if fetched.tip is None:
+            head = self._index_head() if index else "HEAD"
+            return Published(remote_tip=None, base=head, indexed_tip=fetched.indexed_tip)
+        if not index:
+            return Published(fetched.tip, fetched.tip, indexed_tip=fetched.indexed_tip)
+        index_fetched(self._git, fetched.tip, fetched.indexed_tip)
+        return Published(remote_tip=fetched.tip, base=fetched.tip, indexed_tip=fetched.tip)
 
     def _published_tip(self) -> str | None:
         """The commit reads answer from: HEAD without a remote (None before the first
@@ -553,7 +557,7 @@ class GitOpsTarget:
             return "HEAD" if self._has_head() else None
         with self._locked():
             self._prepare(repair_tree=False)
-            return self._sync().base
+            return self._sync(index=False).base
 
     def _reset(self, tip: str) -> None:
         """Make ``main``, the index and the working tree ``tip`` exactly."""
@@ -600,11 +604,12 @@ class GitOpsTarget:
                     # With a remote, HEAD may be a commit whose push failed: _sync
                     # indexes what the remote holds instead.
                     self._index_head()
-        if self.remote_url:
+        if self.remote_url and not self._remote_set:
             key = f"remote.{REMOTE}.url"
             current = self._git("config", "--get", key, check=False).stdout.decode().strip()
             if current != self.remote_url:
                 self._git("config", key, self.remote_url)
+            self._remote_set = True  # the repository is ours: nobody else changes it
 
     def _check_ours(self) -> None:
         # Each repair resets and cleans the tree: refuse a repository that Ops Market did
@@ -665,6 +670,7 @@ class GitOpsTarget:
             stdin=INITIAL_MESSAGE.encode(),
         )
         self._ours = True
+        self._remote_set = False  # a new repository: the remote is set after this
 
     def _has_head(self) -> bool:
         if not (self.repo_dir / ".git").is_dir():

@@ -40,9 +40,11 @@ TRACKING_REF = f"refs/remotes/{REMOTE}/{BRANCH}"
 # The remote tip whose history is in the index: the next fetch reads only what is new.
 INDEXED_REF = "refs/opsmarket/indexed"
 # Redone on a moved tip up to this many times in one call, then TargetUnavailable and
-# the workflow's own (longer) backoff. Small jittered waits: two hosts that collided
-# should not collide again on their next try.
-PUSH_RETRY = RetryPolicy(attempts=10, base_delay=0.05, max_delay=1.0)
+# the workflow's own (longer) backoff. The waits are short: a refused push means the
+# other host's push just landed, so the tip is quiet for a moment and the sooner the
+# redo pushes the likelier it wins (a host waiting longer lets a busy host push again
+# and again ahead of it). Jittered so that many hosts refused at once spread out.
+PUSH_RETRY = RetryPolicy(attempts=20, base_delay=0.01, max_delay=0.25)
 
 OPERATION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # sha, then the Operation-Id trailer's values; one record per commit.
@@ -73,12 +75,19 @@ class Published:
 
     remote_tip: str | None
     base: str
+    indexed_tip: str | None  # INDEXED_REF now
 
 
-def remote_fetch(git: Git, *, timeout: float) -> str | None:
-    """Fetch the remote's ``main`` into ``TRACKING_REF``; its sha, or None when the
-    remote has no ``main`` yet. An unreachable remote raises TargetUnavailable (from
-    the runner), its URL redacted."""
+@dataclass(frozen=True)
+class Fetched:
+    tip: str | None  # the remote's main; None while it has none
+    indexed_tip: str | None  # INDEXED_REF: the tip the index has caught up with
+
+
+def remote_fetch(git: Git, *, timeout: float) -> Fetched:
+    """Fetch the remote's ``main`` into ``TRACKING_REF``: its sha (None when the remote
+    has no ``main`` yet) and the indexed tip. An unreachable remote raises
+    TargetUnavailable (from the runner), its URL redacted."""
     try:
         git(
             "fetch",
@@ -95,8 +104,10 @@ def remote_fetch(git: Git, *, timeout: float) -> str | None:
             raise
         # The remote was emptied, or never had main: forget what we saw of it.
         git("update-ref", "-d", TRACKING_REF)
-        return None
-    return git("rev-parse", "--verify", TRACKING_REF).stdout.decode().strip()
+    # Both refs in one git process: every write and read runs this.
+    listed = git("for-each-ref", "--format=%(refname) %(objectname)", TRACKING_REF, INDEXED_REF)
+    refs = dict(line.split(" ", 1) for line in listed.stdout.decode().splitlines())
+    return Fetched(tip=refs.get(TRACKING_REF), indexed_tip=refs.get(INDEXED_REF))
 
 
 def remote_push(git: Git, sha: str, *, timeout: float) -> str | None:
@@ -134,16 +145,15 @@ def remote_pushed(git: Git, *, sha: str, operation_id: str | None, published: Pu
     updates = [f"update {TRACKING_REF} {sha}\n"]
     if operation_id is not None:
         updates.append(f"update {OPERATION_REFS}/{operation_id} {sha}\n")
-    if _indexed_tip(git) == published.remote_tip:
+    if published.indexed_tip == published.remote_tip:
         updates.append(f"update {INDEXED_REF} {sha}\n")
     git("update-ref", "--stdin", stdin="".join(updates).encode())
 
 
-def index_fetched(git: Git, tip: str) -> int:
+def index_fetched(git: Git, tip: str, indexed: str | None) -> int:
     """Index the operations of the commits reachable from ``tip`` and not from the last
-    indexed tip; the number of refs written. Usually a handful: what other hosts
-    pushed since this host last looked."""
-    indexed = _indexed_tip(git)
+    indexed tip ``indexed``; the number of refs written. Usually a handful: what other
+    hosts pushed since this host last looked."""
     if indexed == tip:
         return 0
     revisions = [tip] if indexed is None else [tip, "--not", indexed]
@@ -172,8 +182,3 @@ def operation_commits(git: Git, *revisions: str) -> Iterable[tuple[str, str]]:
 def is_ancestor(git: Git, commit: str, tip: str) -> bool:
     """Whether ``commit`` is ``tip`` or in its history."""
     return git("merge-base", "--is-ancestor", commit, tip, check=False).returncode == 0
-
-
-def _indexed_tip(git: Git) -> str | None:
-    result = git("rev-parse", "--verify", "--quiet", f"{INDEXED_REF}^{{commit}}", check=False)
-    return result.stdout.decode().strip() if result.returncode == 0 else None
