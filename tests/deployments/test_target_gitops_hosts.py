@@ -391,3 +391,37 @@ def test_two_hosts_installing_at_once_lose_and_duplicate_nothing(
         assert all(reader.find(operation_id) == sha for reader in readers)
     for folder in folders:
         assert status(folder) == ""
+
+
+# --- the remote's history rewritten, credentials ---------------------------------------
+
+
+def test_a_commit_dropped_from_the_remote_by_a_force_push_no_longer_counts(
+    tmp_path: Path, remote: Path
+) -> None:
+    target = host(tmp_path, "host-1", remote)
+    change = make_change()
+    first = target.apply(change, {"a.yaml": "a"})
+    # Someone resets the remote's main to before the operation.
+    git(remote, "update-ref", "refs/heads/main", f"{first.ref}~1")
+
+    assert target.find(change.operation_id) is None  # its index ref is stale
+    again = target.apply(change, {"a.yaml": "a"})
+
+    # Made again (the same sha when made in the same second: same tree, parent, date).
+    assert again.created is True
+    assert git(remote, "rev-parse", "main").strip() == again.ref
+    assert operation_ids(remote) == [change.operation_id]
+    assert target.find(change.operation_id) == again.ref
+
+
+def test_remote_credentials_never_show_in_errors(tmp_path: Path) -> None:
+    # Nothing listens on the discard port: the fetch fails at once.
+    url = "http://deployer:s3cret-token@127.0.0.1:9/ops.git"
+    target = GitOpsTarget(tmp_path / "gitops", remote_url=url, push_timeout=20)
+
+    with pytest.raises(TargetUnavailable) as error:
+        target.apply(make_change(), {"a.yaml": "a"})
+
+    assert "s3cret-token" not in str(error.value)
+    assert "***@127.0.0.1:9/ops.git" in str(error.value)
