@@ -199,7 +199,7 @@ class GitOpsTarget:
             raise TargetError(f"remove() records an uninstall, not {change.kind!r}")
         return self._record(change, None)
 
-    def find(self, operation_id: str) -> str | None:
+    def find(self, operation_id: str, namespace: str = "", instance: str = "") -> str | None:
         """The sha of the commit recorded for ``operation_id``, or None. With a remote,
         looked up in the remote's history after a fetch: another host's commit counts."""
         check_operation_id(operation_id)
