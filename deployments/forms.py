@@ -8,23 +8,51 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from deployments.models import DeployTarget
 from portal.models import Team
 
 
 class InstanceNamespaceForm(forms.Form):
     """A new namespace from the instances pages: the team is one where the user
-    is an operator (namespace_create's own rule)."""
+    is an operator (namespace_create's own rule), the deploy target and, for a
+    Kubernetes one, a registered cluster (whether the pair fits is the service's
+    rule too: its refusal is shown on the form)."""
 
     team = forms.ModelChoiceField(queryset=Team.objects.none(), to_field_name="name")
     name = forms.CharField(
         max_length=63, help_text="Unique on the site: lowercase letters, digits and dashes."
     )
+    target = forms.ChoiceField(
+        label="Deploy target",
+        required=False,  # unsent: the GitOps repository, as before targets were offered
+        choices=DeployTarget.choices,
+        initial=DeployTarget.GITOPS,
+        widget=forms.RadioSelect,
+        help_text="A GitOps repository that a controller such as Argo CD applies, or "
+        "straight into a Kubernetes cluster.",
+    )
+    cluster = forms.CharField(
+        required=False,
+        max_length=63,
+        label="Cluster",
+        widget=forms.Select,
+        help_text="For a Kubernetes cluster only: the namespace of the same name is "
+        "created there by the first install.",
+    )
     description = forms.CharField(max_length=200, required=False)
 
-    def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, teams: QuerySet[Team], clusters: list[str], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = teams  # type: ignore[attr-defined]
         self.fields["team"].empty_label = None  # type: ignore[attr-defined]
+        # Any name is passed on: the service says when it is no registered cluster.
+        none = "No cluster registered yet" if not clusters else "Choose a cluster"
+        self.fields["cluster"].widget.choices = [("", none)] + [(c, c) for c in clusters]
+
+    def clean_target(self) -> str:
+        return str(self.cleaned_data.get("target") or DeployTarget.GITOPS)
 
 
 class InstallForm(forms.Form):

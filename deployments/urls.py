@@ -41,6 +41,11 @@ urlpatterns = [
         name="instance-rollback-changes",
     ),
     path(
+        "instances/<slug:namespace>/<slug:name>/repair/",
+        views.instance_repair_view,
+        name="instance-repair",
+    ),
+    path(
         "instances/<slug:namespace>/<slug:name>/uninstall/",
         views.instance_uninstall_view,
         name="instance-uninstall",

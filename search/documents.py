@@ -85,6 +85,8 @@ class InstanceDocument(SiteDocument):
     app = Keyword()
     team = Keyword()
     status_message = _text()
+    live_health = Keyword()
+    live_sync = Keyword()
     # Paths of the values only (``ingress.host``): values may hold secrets.
     value_keys = Text(analyzer="standard", fields={"raw": Keyword()})
     resources = Text(analyzer="standard", fields={"raw": Keyword()})

@@ -3,7 +3,11 @@ deployments.api.instances. Thin views over the same workflow services and select
 an instance the user may not see answers 404, a change they may not make 403,
 any other refusal is shown in the service's own words."""
 
-from deployments.views.actions import instance_rollback_view, instance_uninstall_view
+from deployments.views.actions import (
+    instance_repair_view,
+    instance_rollback_view,
+    instance_uninstall_view,
+)
 from deployments.views.clusters import cluster_add_view, cluster_list_view
 from deployments.views.detail import (
     instance_detail_view,
@@ -22,6 +26,7 @@ __all__ = [
     "instance_install_check_view",
     "instance_install_view",
     "instance_list_view",
+    "instance_repair_view",
     "instance_rollback_view",
     "instance_uninstall_view",
     "instance_upgrade_view",

@@ -1,4 +1,4 @@
-"""Roll back and uninstall: POSTs from the instance page's confirm dialogs."""
+"""Roll back, repair and uninstall: POSTs from the instance page's confirm dialogs."""
 
 from __future__ import annotations
 
@@ -12,17 +12,25 @@ from django.views.decorators.http import require_POST
 
 from deployments.models import Instance
 from deployments.selectors.instances import instance_get
-from deployments.services.instances import instance_rollback, instance_uninstall
+from deployments.services.instances import (
+    instance_repair,
+    instance_rollback,
+    instance_uninstall,
+)
 from deployments.views.common import forbidden, instance_url
 from portal.actors import actor_from_request
 from portal.services.errors import Forbidden, ServiceError
 
 
 def _request_change(
-    request: HttpRequest, instance: Instance, change: Callable[[], object], done: str
+    request: HttpRequest,
+    instance: Instance,
+    change: Callable[[], object],
+    done: str,
+    tab: str = "",
 ) -> HttpResponse:
     """Run the service call `change`; say `done` or the service's refusal on the
-    instance page (a Forbidden is a 403)."""
+    instance page, open at `tab` (a Forbidden is a 403)."""
     try:
         change()
     except Forbidden as exc:
@@ -31,7 +39,7 @@ def _request_change(
         messages.error(request, exc.message)
     else:
         messages.success(request, done)
-    return redirect(instance_url(instance))
+    return redirect(instance_url(instance) + (f"?tab={tab}" if tab else ""))
 
 
 def _forced(request: HttpRequest) -> bool:
@@ -71,4 +79,19 @@ def instance_uninstall_view(request: HttpRequest, namespace: str, name: str) -> 
             actor=actor_from_request(request), instance=instance, force=_forced(request)
         ),
         f"Uninstalling {instance}.",
+    )
+
+
+@login_required
+@require_POST
+def instance_repair_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    """Apply the current revision again (SPEC section 9), from the Resources tab."""
+    instance = instance_get(user=request.user, namespace=namespace, name=name)
+    revision = instance.current_revision
+    return _request_change(
+        request,
+        instance,
+        lambda: instance_repair(actor=actor_from_request(request), instance=instance),
+        f"Repairing {instance}: applying revision {revision.number if revision else '?'} again.",
+        tab="resources",
     )

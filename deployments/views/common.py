@@ -10,8 +10,12 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from deployments.forms import InstanceNamespaceForm
 from deployments.models import Instance
+from deployments.selectors.clusters import cluster_list
 from deployments.values_form import ValuesForm
+from portal.models import Role
+from portal.permissions import teams_with_role
 from portal.services.errors import Forbidden, Unavailable
 
 # The version whose values editor the page shows: a submission from another
@@ -37,6 +41,15 @@ def error_summary(form: forms.Form, values_form: ValuesForm | None) -> list[dict
     if values_form is not None:
         entries += values_form.error_summary
     return entries
+
+
+def new_namespace_form(request: HttpRequest, data: Any = None) -> InstanceNamespaceForm:
+    """The new-namespace form: the user's operator teams, the registered clusters."""
+    return InstanceNamespaceForm(
+        data,
+        teams=teams_with_role(request.user, Role.OPERATOR),
+        clusters=list(cluster_list().values_list("name", flat=True)),
+    )
 
 
 def instance_url(instance: Instance) -> str:

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from deployments.models import InstanceStatus, Operation, OperationKind, OperationState
+from deployments.models import Instance, InstanceStatus, Operation, OperationKind, OperationState
 from deployments.selectors.changes import values_yaml
 from deployments.selectors.dependents import Dependent, dependency_need, dependents_broken_by
 from deployments.selectors.instance_pages import instance_app, revision_rows
@@ -24,12 +24,15 @@ from deployments.selectors.instances import (
     upgrade_available,
     with_active_operation,
 )
+from deployments.selectors.live_pages import LiveResources, instance_live_view, is_on_cluster
 from deployments.selectors.operation_blame import operation_value_paths
 from deployments.selectors.operations import operation_card
 from deployments.views.common import breadcrumbs
 from portal.models import Role
 from portal.permissions import has_team_role
 
+# Whose objects should be in the cluster: what the live state looks at.
+LIVE_STATUSES = (InstanceStatus.DEPLOYED, InstanceStatus.UPGRADING)
 TABS = ("values", "resources", "manifests", "revisions", "operations", "dependencies")
 
 
@@ -38,6 +41,15 @@ def steps_url(operation: Operation) -> str:
     return reverse(
         "instance-operation-steps", args=[instance.namespace.name, instance.name, operation.pk]
     )
+
+
+def _live(request: HttpRequest, instance: Instance) -> LiveResources | None:
+    """The Resources tab of an instance on a cluster: its objects as last seen there
+    (looked at again on ``?refresh=1``). None for GitOps, whose tab lists the files,
+    and while nothing is meant to be applied (installing, failed, uninstalled)."""
+    if not is_on_cluster(instance) or instance.status not in LIVE_STATUSES:
+        return None
+    return instance_live_view(instance, refresh=request.GET.get("refresh") == "1")
 
 
 def _shown_operation(operations: list[Operation], wanted: str) -> Operation | None:
@@ -98,7 +110,12 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         and failed_install.state not in (OperationState.FAILED, OperationState.ROLLED_BACK)
     ):
         failed_install = None
+    live = _live(request, instance)
+    resources = instance_resources(instance) if live is None else []
     context: dict[str, Any] = {
+        "live": live,
+        "on_cluster": is_on_cluster(instance),
+        "can_repair": can_change and deployed and live is not None,
         "failed_install": failed_install,
         "failed_paths": operation_value_paths(failed_install) if failed_install else [],
         "instance": instance,
@@ -107,7 +124,8 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "upgrade_to": latest if upgrade_available(instance.version, latest) else "",
         "revision": revision,
         "values_text": values_yaml(revision.values_masked) if revision else "",
-        "resources": instance_resources(instance),
+        "resources": resources,
+        "resource_count": live.count if live else len(resources),
         "manifests": sorted(revision.manifests_masked.items()) if revision else [],
         "revisions": revisions,
         "operations": operations,

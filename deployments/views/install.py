@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryD
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from deployments.forms import InstallForm, InstanceNamespaceForm
+from deployments.forms import InstallForm
 from deployments.models import Operation, OperationKind, OperationState
 from deployments.selectors.install_check import install_check
 from deployments.selectors.instance_pages import app_versions, installable_namespaces
@@ -37,6 +37,7 @@ from deployments.views.common import (
     error_summary,
     forbidden,
     instance_url,
+    new_namespace_form,
     note_typed_secrets,
     refuse,
     shows_another_version,
@@ -225,7 +226,7 @@ def _render(
         "retry_field": RETRY_FIELD,
         "has_namespace": bool(form.fields["namespace"].widget.choices),
         "can_create_namespace": teams.exists(),
-        "namespace_form": InstanceNamespaceForm(teams=teams),
+        "namespace_form": new_namespace_form(request),
         "market": app.market,
         "check": _plan(request, form, app, page["chosen"]),
         "error_summary": error_summary(form, values_form),

@@ -253,10 +253,18 @@ STATUS_TONES: dict[str, str] = {
     "active": "success",
     "revoked": "danger",
     "expired": "neutral",
-    # Kubernetes clusters (deployments.models.Cluster.state)
+    # Kubernetes clusters (deployments.models.Cluster.state); "degraded" is also a
+    # live health below.
     "reachable": "success",
     "degraded": "warning",
     "unreachable": "danger",
+    # Live state of an instance's objects (SPEC section 9): sync, then health.
+    "synced": "success",
+    "drifted": "warning",
+    "missing": "danger",
+    "committed": "neutral",
+    "healthy": "success",
+    "progressing": "info",
 }
 # States in which something is still happening: the badge shows a pulsing dot.
 LIVE_STATES = frozenset({"queued", "running", "installing", "upgrading", "uninstalling"})

@@ -56,7 +56,9 @@ SPECS = {
         {"category": "app__category", "market": "app__market__name"}, exact=40,
     ),
     "instance": _Spec(
-        "name", "name", (("name", 50), ("app_name", 30), ("namespace__name", 10), ("status", 5)),
+        "name", "name",
+        (("name", 50), ("app_name", 30), ("namespace__name", 10), ("status", 5),
+         ("live_health", 5), ("live_sync", 5)),
         {"market": "market__name", "namespace": "namespace__name", "status": "status"},
     ),
     "namespace": _Spec(

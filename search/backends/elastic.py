@@ -35,7 +35,9 @@ TEXT_FIELDS = [
     "status_message", "value_keys", "resources",
 ]  # fmt: skip
 ZH_FIELDS = ["name.zh^5", "title.zh^5", "summary.zh^2", "body.zh", "maintainers.zh"]
-EXACT_FIELDS = ["app^3", "namespace^2", "team", "status", "category", "version"]
+EXACT_FIELDS = [
+    "app^3", "namespace^2", "team", "status", "category", "version", "live_health", "live_sync",
+]  # fmt: skip
 SUGGEST_FIELDS = ["name.suggest^3", "title.suggest^2"]
 HIGHLIGHT_FIELDS = ["summary", "body", "status_message"]
 HIGHLIGHT_ZH_FIELDS = ["summary.zh", "body.zh"]

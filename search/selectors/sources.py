@@ -198,6 +198,9 @@ def instance_source(instance: Instance) -> dict[str, Any]:
         "team_id": str(namespace.team_id),
         "audience": "team",
         "status": instance.status,
+        # The live state's summary (SPEC section 9), so "degraded" or "drifted" finds it.
+        "live_health": instance.live_health,
+        "live_sync": instance.live_sync,
         "version": instance.version,
         "value_keys": sorted(set(value_paths(revision.values_masked))) if revision else [],
         "resources": manifest_resources(revision.manifests_masked) if revision else [],

@@ -454,11 +454,32 @@
     });
   }
 
+  /* --- new namespace: a cluster is asked for only with the Kubernetes target -------- */
+
+  // A hidden block's inputs are disabled too, so a cluster chosen before switching
+  // back to GitOps is not sent (the service would refuse the pair).
+  function syncTargetBlocks(form) {
+    var checked = form.querySelector('input[name="target"]:checked');
+    form.querySelectorAll("[data-show-when-target]").forEach(function (block) {
+      var shown = !!checked && checked.value === block.getAttribute("data-show-when-target");
+      block.hidden = !shown;
+      block.querySelectorAll("input, select, textarea").forEach(function (input) {
+        input.disabled = !shown;
+      });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "target" && event.target.form) syncTargetBlocks(event.target.form);
+  });
+
   /* --- start-up ---------------------------------------------------------------- */
 
   function ready() {
     selectTabFromHash();
     labelTableCells();
+    document.querySelectorAll("form").forEach(function (form) {
+      if (form.querySelector("[data-show-when-target]")) syncTargetBlocks(form);
+    });
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);

@@ -12,12 +12,18 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from deployments.models import Namespace
+from deployments.models import Cluster, Namespace
+from deployments.services.clusters import cluster_add
 from market.models import Market
+from portal.actors import Actor
 from portal.models import Role
 from tests.deployments.apps import workflow_market
+from tests.deployments.kube_apps import kube_market
 from tests.deployments.kube_live import kube_namespace  # noqa: F401  (a namespace in it)
-from tests.deployments.kube_support import kube  # noqa: F401  (the Kubernetes API server)
+from tests.deployments.kube_support import (  # the Kubernetes API server
+    KubeServer,
+    kube,  # noqa: F401
+)
 from tests.deployments.worker import new_queue
 from tests.factories import make_namespace, make_team, make_user
 
@@ -32,6 +38,26 @@ def gitops_repo(settings: Any, tmp_path: Path) -> Path:
 def apps_market(db: None, tmp_path: Path, settings: Any) -> Market:
     settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
     return workflow_market(tmp_path)
+
+
+@pytest.fixture
+def cluster(kube: KubeServer) -> Cluster:  # noqa: F811 - kube is the fixture above
+    """The test API server registered as cluster ``test``."""
+    return cluster_add(
+        actor=Actor.system(),
+        name="test",
+        server=kube.url,
+        token=kube.token,
+        ca_cert=kube.ca_cert,
+        allow_private_network=True,
+    )
+
+
+@pytest.fixture
+def kapps_market(db: None, tmp_path: Path, settings: Any) -> Market:
+    """tests/deployments/kube_apps.py's shop-app, published as market ``kapps``."""
+    settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
+    return kube_market(tmp_path)
 
 
 @pytest.fixture

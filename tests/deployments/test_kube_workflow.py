@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from deployments.models import Cluster, Instance, Namespace, Operation
-from deployments.services.clusters import cluster_access, cluster_add
+from deployments.services.clusters import cluster_access
 from deployments.services.instances import (
     instance_install,
     instance_rollback,
@@ -25,7 +25,6 @@ from market.models import Market
 from portal.actors import Actor
 from portal.models import Role
 from tests.deployments.kube_apps import kube_market
-from tests.deployments.kube_support import KubeServer
 from tests.factories import make_team, make_user
 
 pytestmark = [
@@ -41,18 +40,6 @@ KINDS = [
     ("apps/v1", "Deployment"),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"),
 ]
-
-
-@pytest.fixture
-def cluster(kube: KubeServer) -> Cluster:
-    return cluster_add(
-        actor=Actor.system(),
-        name="test",
-        server=kube.url,
-        token=kube.token,
-        ca_cert=kube.ca_cert,
-        allow_private_network=True,
-    )
 
 
 @pytest.fixture

@@ -182,3 +182,16 @@ def test_the_demo_market_forgives_promethues_on_the_database_backend(search_db, 
 
     assert results.hits[0].title == "Prometheus Exporter Kit"
     assert results.did_you_mean == "prometheus"
+
+
+def test_an_instance_is_found_by_its_live_health_and_sync(search_db):
+    market = make_market()
+    user = make_user()
+    ns = make_namespace(make_team("ops", members={user: Role.VIEWER}), "prod")
+    sick = make_instance(ns, "cache", market=market, app_name="redis-ops")
+    make_instance(ns, "queue", market=market, app_name="redis-ops")
+    type(sick).objects.filter(pk=sick.pk).update(live_health="degraded", live_sync="drifted")
+
+    assert [hit.title for hit in search(user, "degraded").hits] == ["cache in prod"]
+    assert [hit.title for hit in search(user, "drifted").hits] == ["cache in prod"]
+    assert search(user, "missing").count == 0

@@ -230,3 +230,17 @@ def test_suggestions_rank_whole_words_then_prefixes_then_substrings(search_es):
     found = search_suggest(user=make_user(), q="log")
 
     assert [s.title for s in found][:2] == ["Log Shipper", "Logrotate"]
+
+
+def test_an_instance_is_found_by_its_live_health_and_sync(search_es):
+    market = make_market()
+    user = make_user()
+    ns = make_namespace(make_team("ops", members={user: Role.VIEWER}), "prod")
+    sick = make_instance(ns, "cache", market=market, app_name="redis-ops")
+    make_instance(ns, "queue", market=market, app_name="redis-ops")
+    type(sick).objects.filter(pk=sick.pk).update(live_health="degraded", live_sync="drifted")
+    index_everything(search_es)
+
+    assert titles(search(user, "degraded")) == ["cache in prod"]
+    assert titles(search(user, "drifted")) == ["cache in prod"]
+    assert search(user, "missing").count == 0
