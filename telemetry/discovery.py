@@ -176,15 +176,15 @@ def instance_targets_sync(*, instance: Instance, found: list[FoundTarget]) -> No
                     pod=target.pod[:253],
                     address=target.address,
                     url=target.url,
-                    found_by=target.found_by[:16],
+                    found_by=target.found_by[:80],
                     health=TargetHealth.DOWN if target.error else TargetHealth.UNKNOWN,
                     last_error=target.error[:500],
                 )
-            elif (row.url, row.found_by) != (target.url, target.found_by[:16]) or (
+            elif (row.url, row.found_by) != (target.url, target.found_by[:80]) or (
                 target.error and row.last_error != target.error
             ):
                 row.url = target.url
-                row.found_by = target.found_by[:16]
+                row.found_by = target.found_by[:80]
                 if target.error:
                     row.health, row.last_error = TargetHealth.DOWN, target.error[:500]
                 row.save(update_fields=["url", "found_by", "health", "last_error"])

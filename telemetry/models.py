@@ -32,7 +32,7 @@ class ScrapeTarget(models.Model):
     address = models.CharField(max_length=300)
     url = models.CharField(max_length=600, blank=True)
     # How the pod was found: its own label, or a labelled Service selecting it.
-    found_by = models.CharField(max_length=16)
+    found_by = models.CharField(max_length=80)  # "pod" or "service:<name>"
     health = models.CharField(
         max_length=8, choices=TargetHealth.choices, default=TargetHealth.UNKNOWN
     )
