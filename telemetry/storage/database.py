@@ -46,21 +46,24 @@ class DatabaseMetricsStore:
         self, *, instance_id: int, instance: InstanceRef, samples: Sequence[Sample]
     ) -> int:
         by_key: dict[str, Sample] = {}
+        points: dict[tuple[str, int], float] = {}
         for sample in samples:
             if storable(sample):
-                # A name and labels given twice in one scrape: the last one counts.
-                by_key[series_key(sample.name, sample.labels)] = sample
-        if not by_key:
+                key = series_key(sample.name, sample.labels)
+                by_key.setdefault(key, sample)
+                # A series given twice at one time (in one scrape): the last counts.
+                points[(key, int(sample.timestamp * 1000))] = sample.value
+        if not points:
             return 0
         ids = _series_ids(instance_id, by_key)
         MetricPoint.objects.bulk_create(
             [
-                MetricPoint(series_id=ids[key], at=int(sample.timestamp * 1000), value=sample.value)
-                for key, sample in by_key.items()
+                MetricPoint(series_id=ids[key], at=at, value=value)
+                for (key, at), value in points.items()
             ],
             batch_size=2000,
         )
-        return len(by_key)
+        return len(points)
 
     def series_read(
         self, *, instance_id: int, instance: InstanceRef, name: str, since: float, until: float
