@@ -5,7 +5,12 @@ check as its own page (another team's instance is 404)."""
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -51,7 +56,16 @@ class InstanceMetricsView(GenericAPIView):
             OpenApiParameter("name", str, description="A metric: answer its series."),
             OpenApiParameter("since", int, description="Seconds back from now (3600)."),
         ],
-        responses={200: OverviewOutput | MetricOutput, 400: ERR, 404: ERR, 503: ERR},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="InstanceMetrics",
+                serializers=[OverviewOutput, MetricOutput],
+                resource_type_field_name=None,
+            ),
+            400: ERR,
+            404: ERR,
+            503: ERR,
+        },
     )
     def get(self, request: Request, namespace: str, name: str) -> Response:
         instance = instance_get(user=request.user, namespace=namespace, name=name)

@@ -43,12 +43,14 @@ from market.netguard import resolve_checked
 from market.storage.base import UnsafeLocation
 from telemetry.models import ScrapeTarget, TargetHealth
 from telemetry.samples import InstanceRef, Sample
-from telemetry.storage import MetricsStore, metrics_store
+from telemetry.storage import Batch, MetricsStore, metrics_store
 
 log = logging.getLogger(__name__)
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 _READ_CHUNK = 64 * 1024
+# Samples gathered from finished targets before they are stored in one call.
+FLUSH_SAMPLES = 50_000
 # Exporter timestamps further ahead than this are taken as wrong clocks (or lies):
 # the scrape's own time is used instead, as for samples without one.
 _FUTURE_SLACK_SECONDS = 300
@@ -272,8 +274,9 @@ def metrics_scrape_round(
 
     1. read the targets with a URL (and their instance, namespace and cluster);
     2. fetch and parse them on the thread pool, each within its own deadline;
-    3. as each finishes: store its samples, hand them to the Kafka stream when
-       KAFKA_BOOTSTRAP_SERVERS is set, and record its health on its row.
+    3. as each finishes: hand its samples to the Kafka stream when
+       KAFKA_BOOTSTRAP_SERVERS is set, and store them with others (FLUSH_SAMPLES
+       at a time), then record each target's health on its row.
 
     A storage or stream failure is logged and recorded on the target; it never
     stops the round.
@@ -306,38 +309,64 @@ def metrics_scrape_round(
                     pod=target.pod,
                 )
             )
+        unstored = _Unstored(store, report)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 scraped = future.result()
                 target = by_id[scraped.target_id]
-                _record(scraped, target, refs[target.pk], store, produce, report)
+                ref = refs[target.pk]
+                if scraped.error:
+                    _record(scraped, target, report)
+                    continue
+                report.samples += len(scraped.samples)
+                if produce is not None:
+                    try:
+                        produce(ref, target.address, scraped.samples)
+                    except Exception:  # a down Kafka never stops scraping or storing
+                        log.warning("streaming samples of %s failed", target.address, exc_info=True)
+                unstored.add(scraped, target, ref)
+        unstored.flush()
     return report
 
 
-def _record(
-    scraped: Scraped,
-    target: ScrapeTarget,
-    ref: InstanceRef,
-    store: MetricsStore,
-    produce: Callable[[InstanceRef, str, list[Sample]], None] | None,
-    report: RoundReport,
-) -> None:
-    error = scraped.error
-    if not error:
-        report.samples += len(scraped.samples)
+class _Unstored:
+    """Scraped samples waiting to be stored: written once FLUSH_SAMPLES gather (or
+    at the round's end) in one call, a bulk request or two rather than one per
+    target; their targets' rows are written after, with the storage's outcome."""
+
+    def __init__(self, store: MetricsStore, report: RoundReport) -> None:
+        self.store = store
+        self.report = report
+        self.waiting: list[tuple[Scraped, ScrapeTarget, InstanceRef]] = []
+        self.count = 0
+
+    def add(self, scraped: Scraped, target: ScrapeTarget, ref: InstanceRef) -> None:
+        self.waiting.append((scraped, target, ref))
+        self.count += len(scraped.samples)
+        if self.count >= FLUSH_SAMPLES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.waiting:
+            return
+        error = ""
         try:
-            report.stored += store.samples_store(
-                instance_id=target.instance_id, instance=ref, samples=scraped.samples
+            self.report.stored += self.store.batches_store(
+                batches=[Batch(t.instance_id, ref, s.samples) for s, t, ref in self.waiting]
             )
-        except Exception as exc:  # storage down: the exporter is fine, say what failed
-            log.warning("storing samples of %s failed", target.address, exc_info=True)
+        except Exception as exc:  # storage down: the exporters are fine, say what failed
+            log.warning("storing samples of %d targets failed", len(self.waiting), exc_info=True)
             error = f"scraped, but storing failed: {type(exc).__name__}"
-        if produce is not None:
-            try:
-                produce(ref, target.address, scraped.samples)
-            except Exception:  # a down Kafka never stops scraping or storing (SPEC 10)
-                log.warning("streaming samples of %s failed", target.address, exc_info=True)
+        for scraped, target, _ref in self.waiting:
+            _record(scraped, target, self.report, storing_error=error)
+        self.waiting, self.count = [], 0
+
+
+def _record(
+    scraped: Scraped, target: ScrapeTarget, report: RoundReport, *, storing_error: str = ""
+) -> None:
+    error = scraped.error or storing_error
     fields: dict[str, object] = {
         "health": TargetHealth.DOWN if scraped.error else TargetHealth.UP,
         "last_scrape": dt.datetime.fromtimestamp(scraped.started, tz=dt.UTC),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from telemetry.storage.base import MetricsStore, Series
+from telemetry.storage.base import Batch, MetricsStore, Series
 
 
 def metrics_store() -> MetricsStore:
@@ -18,4 +18,4 @@ def metrics_store() -> MetricsStore:
     return DatabaseMetricsStore()
 
 
-__all__ = ["MetricsStore", "Series", "metrics_store"]
+__all__ = ["Batch", "MetricsStore", "Series", "metrics_store"]

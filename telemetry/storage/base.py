@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from telemetry.samples import InstanceRef, Sample
 
@@ -31,18 +31,35 @@ class Series:
     points: list[tuple[float, float]]  # (unix seconds, value), oldest first
 
 
-class MetricsStore(Protocol):
+@dataclass(frozen=True)
+class Batch:
+    """The samples of one instance (one target's scrape, or several)."""
+
+    instance_id: int
+    instance: InstanceRef
+    samples: Sequence[Sample]
+
+
+class MetricsStore(ABC):
     def samples_store(
         self, *, instance_id: int, instance: InstanceRef, samples: Sequence[Sample]
     ) -> int:
-        """Store ``samples`` (non-finite values are skipped); returns how many."""
+        """Store one instance's ``samples``; returns how many were stored."""
+        return self.batches_store(batches=[Batch(instance_id, instance, samples)])
 
+    @abstractmethod
+    def batches_store(self, *, batches: Sequence[Batch]) -> int:
+        """Store the samples of several instances at once, as few requests as the
+        backend allows (non-finite values are skipped); returns how many."""
+
+    @abstractmethod
     def series_read(
         self, *, instance_id: int, instance: InstanceRef, name: str, since: float, until: float
     ) -> list[Series]:
         """The series of metric ``name`` (a sample name, or a family name standing for
         its samples) between the two unix times, as the module docstring says."""
 
+    @abstractmethod
     def prune(self, *, now: float) -> int:
         """Drop what is older than the retention (and downsample, where the backend
         does); returns how many points or indexes went."""

@@ -22,6 +22,8 @@ from telemetry.models import MetricPoint, MetricSeries
 from telemetry.samples import InstanceRef, Sample
 from telemetry.storage.base import (
     MAX_SERIES,
+    Batch,
+    MetricsStore,
     Series,
     is_monotonic,
     query_names,
@@ -41,29 +43,26 @@ _cache: dict[tuple[int, str], tuple[int, float]] = {}
 _cache_lock = threading.Lock()
 
 
-class DatabaseMetricsStore:
-    def samples_store(
-        self, *, instance_id: int, instance: InstanceRef, samples: Sequence[Sample]
-    ) -> int:
-        by_key: dict[str, Sample] = {}
-        points: dict[tuple[str, int], float] = {}
-        for sample in samples:
-            if storable(sample):
-                key = series_key(sample.name, sample.labels)
-                by_key.setdefault(key, sample)
-                # A series given twice at one time (in one scrape): the last counts.
-                points[(key, int(sample.timestamp * 1000))] = sample.value
-        if not points:
-            return 0
-        ids = _series_ids(instance_id, by_key)
-        MetricPoint.objects.bulk_create(
-            [
-                MetricPoint(series_id=ids[key], at=at, value=value)
-                for (key, at), value in points.items()
-            ],
-            batch_size=2000,
-        )
-        return len(points)
+class DatabaseMetricsStore(MetricsStore):
+    def batches_store(self, *, batches: Sequence[Batch]) -> int:
+        rows: list[MetricPoint] = []
+        for batch in batches:
+            by_key: dict[str, Sample] = {}
+            points: dict[tuple[str, int], float] = {}
+            for sample in batch.samples:
+                if storable(sample):
+                    key = series_key(sample.name, sample.labels)
+                    by_key.setdefault(key, sample)
+                    # A series given twice at one time (in one scrape): the last counts.
+                    points[(key, int(sample.timestamp * 1000))] = sample.value
+            if points:
+                ids = _series_ids(batch.instance_id, by_key)
+                rows.extend(
+                    MetricPoint(series_id=ids[key], at=at, value=value)
+                    for (key, at), value in points.items()
+                )
+        MetricPoint.objects.bulk_create(rows, batch_size=5000)
+        return len(rows)
 
     def series_read(
         self, *, instance_id: int, instance: InstanceRef, name: str, since: float, until: float

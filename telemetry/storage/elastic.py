@@ -23,10 +23,12 @@ from django.conf import settings
 from elasticsearch import Elasticsearch, NotFoundError
 
 from search.client import es_client
-from telemetry.samples import InstanceRef, Sample
+from telemetry.samples import InstanceRef
 from telemetry.storage.base import (
     MAX_POINTS,
     MAX_SERIES,
+    Batch,
+    MetricsStore,
     Series,
     is_monotonic,
     query_names,
@@ -95,34 +97,33 @@ def template_ensure(client: Elasticsearch) -> None:
         _ensured.add(prefix)
 
 
-class ElasticMetricsStore:
-    def samples_store(
-        self, *, instance_id: int, instance: InstanceRef, samples: Sequence[Sample]
-    ) -> int:
+class ElasticMetricsStore(MetricsStore):
+    def batches_store(self, *, batches: Sequence[Batch]) -> int:
         client = es_client(timeout=WRITE_TIMEOUT)
         template_ensure(client)
-        who = {
-            "namespace": instance.namespace,
-            "name": instance.name,
-            "app": instance.app,
-            "version": instance.version,
-        }
         operations: list[dict[str, Any]] = []
-        for sample in samples:
-            if not storable(sample):
-                continue
-            operations.append({"create": {"_index": index_for(sample.timestamp)}})
-            operations.append(
-                {
-                    "@timestamp": int(sample.timestamp * 1000),
-                    "name": sample.name,
-                    "value": sample.value,
-                    "type": sample.type,
-                    "series": series_key(sample.name, sample.labels),
-                    "labels": sample.labels,
-                    "instance": who,
-                }
-            )
+        for batch in batches:
+            who = {
+                "namespace": batch.instance.namespace,
+                "name": batch.instance.name,
+                "app": batch.instance.app,
+                "version": batch.instance.version,
+            }
+            for sample in batch.samples:
+                if not storable(sample):
+                    continue
+                operations.append({"create": {"_index": index_for(sample.timestamp)}})
+                operations.append(
+                    {
+                        "@timestamp": int(sample.timestamp * 1000),
+                        "name": sample.name,
+                        "value": sample.value,
+                        "type": sample.type,
+                        "series": series_key(sample.name, sample.labels),
+                        "labels": sample.labels,
+                        "instance": who,
+                    }
+                )
         stored = 0
         # Bulk requests of a few thousand documents keep each one a few megabytes.
         for start in range(0, len(operations), 10_000):
