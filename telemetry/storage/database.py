@@ -9,7 +9,6 @@ per series, not 20,000."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,13 +33,6 @@ from telemetry.storage.base import (
 
 # SQLite allows 999 bound variables in older builds: lookups go in chunks below that.
 _CHUNK = 500
-# Series ids by (instance, key), so a scrape of known series costs no lookup. Entries
-# live shorter than the shortest retention: prune deletes a series only once its
-# last point is older than that, so no cached id can name a deleted series.
-_CACHE_SECONDS = 600.0
-_CACHE_MAX = 500_000
-_cache: dict[tuple[int, str], tuple[int, float]] = {}
-_cache_lock = threading.Lock()
 
 
 class DatabaseMetricsStore(MetricsStore):
@@ -103,22 +95,18 @@ class DatabaseMetricsStore(MetricsStore):
 
 
 def _series_ids(instance_id: int, by_key: dict[str, Sample]) -> dict[str, int]:
-    now = time.monotonic()
+    """The ids of the series named by ``by_key``'s keys, creating the missing ones.
+    (Not cached in the process: a rolled-back or pruned series would leave a cached
+    id pointing at no row.)"""
+    keys = list(by_key)
     ids: dict[str, int] = {}
-    with _cache_lock:
-        for key in by_key:
-            cached = _cache.get((instance_id, key))
-            if cached is not None and cached[1] > now:
-                ids[key] = cached[0]
-    missing = [key for key in by_key if key not in ids]
-    for start in range(0, len(missing), _CHUNK):
-        chunk = missing[start : start + _CHUNK]
+    for start in range(0, len(keys), _CHUNK):
         ids.update(
-            MetricSeries.objects.filter(instance_id=instance_id, key__in=chunk).values_list(
-                "key", "id"
-            )
+            MetricSeries.objects.filter(
+                instance_id=instance_id, key__in=keys[start : start + _CHUNK]
+            ).values_list("key", "id")
         )
-    new = [key for key in missing if key not in ids]
+    new = [key for key in keys if key not in ids]
     if new:
         # ignore_conflicts: a second round racing on the same new series inserts it
         # once; the read below finds the winner's row either way.
@@ -142,12 +130,6 @@ def _series_ids(instance_id: int, by_key: dict[str, Sample]) -> dict[str, int]:
                     instance_id=instance_id, key__in=new[start : start + _CHUNK]
                 ).values_list("key", "id")
             )
-    with _cache_lock:
-        if len(_cache) > _CACHE_MAX:
-            _cache.clear()
-        expires = now + _CACHE_SECONDS
-        for key in missing:
-            _cache[(instance_id, key)] = (ids[key], expires)
     return ids
 
 
