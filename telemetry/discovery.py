@@ -98,7 +98,7 @@ def pod_target(pod: Any, *, found_by: str) -> FoundTarget | None:
 def _port(annotation: str | None, spec: Any) -> tuple[int | None, str]:
     if annotation is not None:
         text = str(annotation).strip()
-        if text.isdigit() and 1 <= int(text) <= 65535:
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
             return int(text), ""
         return None, f"annotation {PORT_ANNOTATION} is not a port number: {text[:40]!r}"
     ports = [port for container in (spec.containers or []) for port in (container.ports or [])]

@@ -138,7 +138,7 @@ def body_fetch(
         if response.status != 200:
             raise ScrapeFailed(f"HTTP {response.status} {response.reason}"[:200])
         declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
             raise ScrapeFailed(f"body larger than {max_bytes} bytes")
         chunks: list[bytes] = []
         size = 0

@@ -40,7 +40,7 @@ def since_parse(raw: str | None, *, retention_hours: int) -> int:
     if raw is None or raw == "":
         return DEFAULT_SINCE_SECONDS
     limit = retention_hours * 3600
-    if not raw.isdigit() or not 1 <= int(raw) <= limit:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= limit:
         raise Invalid(f"since must be a number of seconds from 1 to {limit}.")
     return int(raw)
 

@@ -91,6 +91,7 @@ def test_one_metric_answers_its_series_of_points(api_client, viewer, instance):
     [
         ("name=requests_total&since=-5", "since must be a number of seconds"),
         ("name=requests_total&since=abc", "since must be a number of seconds"),
+        ("name=requests_total&since=%C2%B2", "since must be a number of seconds"),  # "²"
         ("name=requests_total&since=99999999", "since must be a number of seconds"),
         ("name=up%7Bjob%3D%22x%22%7D", "name must be a metric name"),
         ("name=", "name must be a metric name"),
