@@ -3,6 +3,7 @@ server returns them; the cluster tests are in test_discovery.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.smoke
 def pod(
     *,
     annotations: dict[str, str] | None = None,
-    ports: list[tuple[str | None, int]] | None = None,
+    ports: Sequence[tuple[str | None, int]] | None = None,
     phase: str = "Running",
     ip: str | None = "10.0.0.7",
 ) -> Any:
