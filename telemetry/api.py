@@ -85,9 +85,8 @@ class InstanceMetricsView(GenericAPIView):
         return Response(
             {
                 "name": metric,
-                "series": [
-                    {"labels": s.labels, "points": [[at, value] for at, value in s.points]}
-                    for s in series
-                ],
+                # (at, value) tuples are JSON arrays as they are: copying 30,000
+                # of them into lists was a third of a chart request's time.
+                "series": [{"labels": s.labels, "points": s.points} for s in series],
             }
         )
