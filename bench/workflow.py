@@ -34,7 +34,7 @@ from bench.market_sync import line  # noqa: E402
 
 MANIFEST = """\
 schema: 1
-name: bench-web
+name: {name}
 version: "{version}"
 title: Bench Web
 summary: A small web service with a config map, published by the benchmark.
@@ -69,7 +69,9 @@ data:
 }
 
 
-def publish_app(workdir: Path) -> Any:
+def publish_app(
+    workdir: Path, *, name: str = "bench-web", templates: dict[str, str] = TEMPLATES
+) -> Any:
     from market.package import build_package
     from market.services.markets import market_add, market_init
     from market.services.publish import package_publish
@@ -80,12 +82,12 @@ def publish_app(workdir: Path) -> Any:
     market_init(location=str(folder), name="bench")
     market = market_add(actor=Actor.system(), name="bench", location=str(folder), writable=True)
     for version in ("1.0.0", "1.1.0"):
-        source = workdir / "src" / version
+        source = workdir / "src" / name / version
         (source / "templates").mkdir(parents=True)
-        (source / "manifest.yaml").write_text(MANIFEST.format(version=version))
+        (source / "manifest.yaml").write_text(MANIFEST.format(name=name, version=version))
         (source / "values.yaml").write_text("replicas: 2\n")
-        for name, text in TEMPLATES.items():
-            (source / "templates" / name).write_text(text)
+        for file_name, text in templates.items():
+            (source / "templates" / file_name).write_text(text)
         built = build_package(source, out_dir=workdir / "built")
         package_publish(actor=Actor.system(), market=market, data=built.path.read_bytes())
     market_sync(market=market)

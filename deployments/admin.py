@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +20,12 @@ from django.shortcuts import redirect
 
 from deployments.models import Cluster, Instance, Namespace, Operation, OperationStep, Revision
 from deployments.services.clusters import cluster_remove
-from deployments.services.namespaces import namespace_create, namespace_delete, namespace_update
+from deployments.services.namespaces import (
+    namespace_cluster_for,
+    namespace_create,
+    namespace_delete,
+    namespace_update,
+)
 from portal.admin import AuditedAdmin, ReadOnly, ReadOnlyAdmin, admin_actor
 from portal.services.errors import ServiceError
 
@@ -68,19 +74,38 @@ class ClusterAdmin(AuditedAdmin):
             cluster_remove(actor=admin_actor(request), cluster=cluster)
 
 
+class NamespaceForm(forms.ModelForm):
+    class Meta:
+        model = Namespace
+        fields = ("name", "team", "target", "cluster", "description")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is None:
+            # The service's own rule, as a form error rather than a failed save.
+            cluster = data.get("cluster")
+            try:
+                namespace_cluster_for(data.get("target", ""), cluster.name if cluster else "")
+            except ServiceError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return data
+
+
 @admin.register(Namespace)
 class NamespaceAdmin(AuditedAdmin):
+    form = NamespaceForm
     audited_by_services = True
-    list_display = ("name", "team", "target", "description", "created_at")
-    list_filter = ("target", "team")
+    list_display = ("name", "team", "target", "cluster", "description", "created_at")
+    list_filter = ("target", "team", "cluster")
     search_fields = ("name", "description", "team__name")
     autocomplete_fields = ("team",)
-    list_select_related = ("team",)
+    list_select_related = ("team", "cluster")
     date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # Name and target are folder names in the GitOps repository: set once.
-        return ("name", "target", "created_at") if obj else ("created_at",)
+        # Name and target are folder names in the GitOps repository (and the
+        # namespace in a cluster): set once.
+        return ("name", "target", "cluster", "created_at") if obj else ("created_at",)
 
     def save_model(self, request: HttpRequest, obj: Namespace, form: Any, change: bool) -> None:
         actor = admin_actor(request)
@@ -93,6 +118,7 @@ class NamespaceAdmin(AuditedAdmin):
             name=obj.name,
             description=obj.description,
             target=obj.target,
+            cluster=obj.cluster.name if obj.cluster else "",
         )
         obj.pk = created.pk
         obj.created_at = created.created_at
@@ -112,8 +138,17 @@ class NamespaceAdmin(AuditedAdmin):
 
 @admin.register(Instance)
 class InstanceAdmin(ReadOnlyAdmin):
-    list_display = ("name", "namespace", "app_name", "version", "status", "updated_at")
-    list_filter = ("status", "market", "namespace__team")
+    list_display = (
+        "name",
+        "namespace",
+        "app_name",
+        "version",
+        "status",
+        "live_health",
+        "live_sync",
+        "updated_at",
+    )
+    list_filter = ("status", "live_health", "live_sync", "market", "namespace__team")
     search_fields = ("name", "namespace__name", "app_name", "status_message")
     list_select_related = ("namespace", "market")
     date_hierarchy = "updated_at"
@@ -127,6 +162,10 @@ class InstanceAdmin(ReadOnlyAdmin):
         "status_message",
         "current_revision",
         "depends_on",
+        "live_sync",
+        "live_health",
+        "live_checked_at",
+        "live_error",
         "created_by",
         "created_at",
         "updated_at",

@@ -164,7 +164,7 @@ def _call(
         return request()
     except ApiException as exc:
         if not exc.status:  # the client's wrapping of a transport error
-            raise ClusterUnreachable(_connection_error(exc, access)) from None
+            raise ClusterUnreachable(connection_error(exc, access)) from None
         if absent_ok and exc.status == 404:
             return None
         raise ClusterUnusable(_api_error(what, exc, access)) from None
@@ -172,7 +172,7 @@ def _call(
         # The client could not read the answer as the object it asked for.
         raise ClusterUnusable(f"{what} did not answer as a Kubernetes API server does") from None
     except Exception as exc:
-        raise ClusterUnreachable(_connection_error(exc, access)) from None
+        raise ClusterUnreachable(connection_error(exc, access)) from None
 
 
 def _version(api: client.ApiClient, access: ClusterAccess) -> str:
@@ -242,7 +242,7 @@ def _api_error(what: str, exc: ApiException, access: ClusterAccess) -> str:
     except (TypeError, ValueError):
         pass
     text = f"{what}: {exc.status} {exc.reason or ''}".rstrip()
-    return _clean(f"{text} ({message})" if message else text, access)
+    return clean_message(f"{text} ({message})" if message else text, access)
 
 
 def _transport_cause(exc: BaseException) -> BaseException:
@@ -262,7 +262,7 @@ def _transport_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _connection_error(exc: Exception, access: ClusterAccess) -> str:
+def connection_error(exc: Exception, access: ClusterAccess) -> str:
     """One line for a request that got no HTTP answer, from the innermost cause."""
     cause = _transport_cause(exc)
     if isinstance(cause, UnsafeLocation):
@@ -277,23 +277,23 @@ def _connection_error(exc: Exception, access: ClusterAccess) -> str:
             )
         if "WRONG_VERSION_NUMBER" in detail:
             return f"{host} does not answer TLS (is it an https:// API server?)"
-        return _clean(f"TLS handshake with {host} failed: {detail}", access)
+        return clean_message(f"TLS handshake with {host} failed: {detail}", access)
     # Before the timeouts: urllib3's NewConnectionError is a ConnectTimeoutError.
     if isinstance(cause, urllib3.exceptions.NameResolutionError):
         return f"cannot resolve {host}"
     if isinstance(cause, urllib3.exceptions.NewConnectionError | ConnectionError):
         reason = str(cause).rsplit("] ", 1)[-1] if "]" in str(cause) else str(cause)
-        return _clean(f"cannot connect to {host}: {reason}", access)
+        return clean_message(f"cannot connect to {host}: {reason}", access)
     if isinstance(
         cause, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.ReadTimeoutError
     ):
         return f"{host} did not answer within {settings.CLUSTER_TIMEOUT_SECONDS}s"
     if isinstance(cause, urllib3.exceptions.ProtocolError):
         return f"{host} closed the connection (is it an HTTPS server?)"
-    return _clean(f"cannot reach {host}: {type(cause).__name__}: {cause}", access)
+    return clean_message(f"cannot reach {host}: {type(cause).__name__}: {cause}", access)
 
 
-def _clean(text: str, access: ClusterAccess) -> str:
+def clean_message(text: str, access: ClusterAccess) -> str:
     """One line, at most 500 characters, without the token."""
     text = " ".join(text.split())
     if access.token:

@@ -91,6 +91,22 @@ class Namespace(models.Model):
         return self.name
 
 
+class LiveSync(models.TextChoices):
+    """Whether what runs is what the portal applied (SPEC section 9)."""
+
+    SYNCED = "synced"
+    DRIFTED = "drifted"
+    MISSING = "missing"
+    COMMITTED = "committed"  # GitOps: in the repository; a controller applies it
+
+
+class LiveHealth(models.TextChoices):
+    HEALTHY = "healthy"
+    PROGRESSING = "progressing"
+    DEGRADED = "degraded"
+    UNKNOWN = "unknown"
+
+
 class InstanceStatus(models.TextChoices):
     INSTALLING = "installing"
     DEPLOYED = "deployed"
@@ -126,6 +142,12 @@ class Instance(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The live state's summary (deployments.services.live): the worst sync and health
+    # of its resources when they were last looked at; "" before the first look.
+    live_sync = models.CharField(max_length=16, choices=LiveSync.choices, blank=True)
+    live_health = models.CharField(max_length=16, choices=LiveHealth.choices, blank=True)
+    live_checked_at = models.DateTimeField(null=True, blank=True)
+    live_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         db_table = "market_instance"
@@ -208,6 +230,7 @@ KIND_DOING = {
     OperationKind.UPGRADE: "Upgrading",
     OperationKind.ROLLBACK: "Rolling back",
     OperationKind.UNINSTALL: "Uninstalling",
+    OperationKind.REPAIR: "Repairing",
 }
 # Instance states that only last while an operation runs.
 BUSY_INSTANCE_STATES = (
@@ -343,3 +366,33 @@ class OperationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id} {self.name} ({self.state})"
+
+
+class ResourceState(models.Model):
+    """One object of an instance's current revision as last seen in its target
+    (SPEC section 9): sync and health, and for a drifted object the diff of the
+    applied fields against the live ones (secret values masked)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="resources")
+    position = models.PositiveIntegerField(default=0)  # apply order
+    api_version = models.CharField(max_length=253)
+    kind = models.CharField(max_length=63)
+    namespace = models.CharField(max_length=63, blank=True)  # "" for cluster-scoped
+    name = models.CharField(max_length=253)
+    sync = models.CharField(max_length=16, choices=LiveSync.choices)
+    health = models.CharField(max_length=16, choices=LiveHealth.choices)
+    message = models.CharField(max_length=500, blank=True)
+    diff = models.TextField(blank=True)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["instance", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "api_version", "kind", "namespace", "name"],
+                name="resource_state_unique_object",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"

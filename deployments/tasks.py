@@ -60,3 +60,24 @@ def cluster_check_task(cluster_id: int) -> None:
     from deployments.services.clusters import cluster_check
 
     cluster_check(cluster_id=cluster_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=60)
+def live_refresh_all_task() -> None:
+    """Periodic (beat schedule in settings): queue a live-state refresh per namespace."""
+    from deployments.services.live import live_refresh_all
+
+    live_refresh_all()
+
+
+@shared_task(
+    ignore_result=True,
+    # One list request per kind in the namespace, each bounded by
+    # CLUSTER_TIMEOUT_SECONDS; the next beat tries again.
+    soft_time_limit=120,
+    time_limit=150,
+)
+def namespace_live_refresh_task(namespace_id: int) -> None:
+    from deployments.services.live import namespace_live_refresh
+
+    namespace_live_refresh(namespace_id=namespace_id)

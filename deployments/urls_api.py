@@ -42,6 +42,16 @@ urlpatterns = [
         name="api-instance-rollback",
     ),
     path(
+        "namespaces/<slug:namespace>/instances/<slug:name>/resources/",
+        instances.InstanceResourcesView.as_view(),
+        name="api-instance-resources",
+    ),
+    path(
+        "namespaces/<slug:namespace>/instances/<slug:name>/repair/",
+        instances.InstanceRepairView.as_view(),
+        name="api-instance-repair",
+    ),
+    path(
         "namespaces/<slug:namespace>/instances/<slug:name>/revisions/",
         instances.InstanceRevisionsView.as_view(),
         name="api-instance-revisions",

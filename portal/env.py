@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -62,3 +63,29 @@ def env_cidrs(name: str) -> list[str]:
                 f"{name} must list networks such as 10.0.0.0/8, got {cidr!r}"
             ) from None
     return cidrs
+
+
+# A Kafka topic name: what the broker accepts (1 to 249 of these characters).
+_KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# host:port, the host a name, an IPv4 address or a bracketed IPv6 one.
+_KAFKA_SERVER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}")
+
+
+def env_kafka_servers(name: str) -> str:
+    """Comma-separated ``host:port`` brokers, normalised; empty when unset."""
+    servers = env_list(name)
+    for server in servers:
+        if not _KAFKA_SERVER.fullmatch(server):
+            raise ImproperlyConfigured(
+                f"{name} must list brokers as host:port, comma-separated, got {server!r}"
+            )
+    return ",".join(servers)
+
+
+def env_kafka_topic(name: str, default: str) -> str:
+    topic = env_str(name, default).strip() or default
+    if not _KAFKA_TOPIC.fullmatch(topic) or topic in {".", ".."}:
+        raise ImproperlyConfigured(
+            f"{name} must be a Kafka topic name (letters, digits, '.', '_', '-'), got {topic!r}"
+        )
+    return topic

@@ -59,3 +59,36 @@ def queue_problem() -> str | None:
 
 def queue_available() -> bool:
     return queue_problem() is None
+
+
+# kombu's Redis transport keeps each priority band of a queue in a list of its own:
+# the queue's name, then the name, "\x06\x16" and the band (priority_steps 0, 3, 6, 9).
+_REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting in each queue the portal sends to, for /metrics. Reads the
+    broker directly (no worker involved); raises when the broker cannot be read."""
+    names = sorted({"celery", settings.MARKET_SYNC_QUEUE, settings.WORKFLOW_QUEUE})
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return dict.fromkeys(names, 0)
+    if not settings.REDIS_URL:
+        # portal.broker names each message "<stamp>_<uuid>.<queue>.msg".
+        depths = dict.fromkeys(names, 0)
+        for path in (settings.QUEUE_DIR / "messages").glob("*.msg"):
+            queue = path.name.partition(".")[2].removesuffix(".msg")
+            if queue in depths:
+                depths[queue] += 1
+        return depths
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1
+    )
+    with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            for suffix in _REDIS_PRIORITY_SUFFIXES:
+                pipe.llen(name + suffix)
+        lengths = pipe.execute()
+    per = len(_REDIS_PRIORITY_SUFFIXES)
+    return {name: sum(lengths[i * per : (i + 1) * per]) for i, name in enumerate(names)}

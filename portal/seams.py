@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db.models import Count
+
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from portal.actors import Actor
     from portal.models import Team
     from portal.permissions import AnyUser
+    from telemetry.stream import StreamSummary
 
 
 def team_namespaces(*, user: AnyUser, team: str) -> QuerySet[Namespace]:
@@ -59,3 +62,41 @@ def demo_market_load(*, actor: Actor, team: Team) -> DemoReport:
     from market.services.demo import demo_market_load as load
 
     return load(actor=actor, team=team)
+
+
+def operation_counts() -> dict[tuple[str, str], int]:
+    """How many operations there are of each (kind, state), every pair present (for
+    the portal's own /metrics)."""
+    from deployments.models import Operation, OperationKind, OperationState
+
+    counts = dict.fromkeys(
+        ((kind, state) for kind in OperationKind.values for state in OperationState.values), 0
+    )
+    rows = Operation.objects.values_list("kind", "state").annotate(n=Count("id")).order_by()
+    for kind, state, n in rows:
+        counts[(kind, state)] = n
+    return counts
+
+
+def instance_counts() -> dict[str, int]:
+    """How many instances there are in each status, every status present."""
+    from deployments.models import Instance, InstanceStatus
+
+    counts = dict.fromkeys(InstanceStatus.values, 0)
+    for status, n in Instance.objects.values_list("status").annotate(n=Count("id")).order_by():
+        counts[status] = n
+    return counts
+
+
+def kafka_stream_summary() -> StreamSummary:
+    """The metrics stream's counters across every producing process."""
+    from telemetry.stream import stream_summary
+
+    return stream_summary()
+
+
+def kafka_stream_probe(*, timeout: float) -> bool | None:
+    """Whether Kafka answers now (None: no stream configured)."""
+    from telemetry.stream import stream_probe
+
+    return stream_probe(timeout=timeout)

@@ -14,7 +14,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_cidrs, env_int, env_list, env_str
+from portal.env import (
+    env_bool,
+    env_cidrs,
+    env_int,
+    env_kafka_servers,
+    env_kafka_topic,
+    env_list,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its histogram times everything below it, refusals included.
+    "portal.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "portal.middleware.RefuseNulInAddressMiddleware",
@@ -245,6 +255,38 @@ CELERY_BEAT_SCHEDULE["clusters-check"] = {
     "task": "deployments.tasks.clusters_check_task",
     "schedule": env_int("CLUSTER_CHECK_INTERVAL_SECONDS", 60, minimum=10),
 }
+
+# How old the live state of an instance on a cluster may get (SPEC section 9): the
+# beat looks at every namespace this often; a page or API call with ?refresh=1 looks
+# at once.
+LIVE_REFRESH_SECONDS = env_int("LIVE_REFRESH_SECONDS", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["live-refresh"] = {
+    "task": "deployments.tasks.live_refresh_all_task",
+    "schedule": LIVE_REFRESH_SECONDS,
+}
+
+# --- telemetry: the Kafka metrics stream, the portal's own /metrics (SPEC 10, 13) ---
+
+# Brokers of the metrics stream ("host:port,host:port"); unset: no stream.
+KAFKA_BOOTSTRAP_SERVERS = env_kafka_servers("KAFKA_BOOTSTRAP_SERVERS")
+KAFKA_METRICS_TOPIC = env_kafka_topic("KAFKA_METRICS_TOPIC", "opsmarket-metrics")
+# How long a sample may wait for Kafka (queued, retried, in flight) before it is
+# dropped and counted: five minutes bridges a broker restart or a short outage;
+# past it the scraper keeps going and the stream loses what is older.
+KAFKA_MESSAGE_TIMEOUT_SECONDS = env_int("KAFKA_MESSAGE_TIMEOUT_SECONDS", 300, minimum=1)
+# The bound of each process's send queue, in messages (each about 0.5 KiB of JSON):
+# a sample that finds it full is dropped at once, never waited for.
+KAFKA_QUEUE_MAX_MESSAGES = env_int("KAFKA_QUEUE_MAX_MESSAGES", 100_000, minimum=1)
+# Each producing process writes its counters (delivered, dropped, backlog) to the
+# database this often, so that /healthz and /metrics in any process see them all.
+# 0: never (the tests report by hand).
+KAFKA_REPORT_INTERVAL_SECONDS = env_int("KAFKA_REPORT_INTERVAL_SECONDS", 10, minimum=0)
+# Addresses that may read /metrics without a token; an empty value allows none.
+METRICS_ALLOW_FROM = (
+    env_cidrs("METRICS_ALLOW_FROM")
+    if "METRICS_ALLOW_FROM" in os.environ
+    else ["127.0.0.0/8", "::1/128"]
+)
 
 # --- instance metrics (SPEC sections 10 and 13) ------------------------------------
 

@@ -3,11 +3,12 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from portal.views import accounts, apidocs, audit, components, guide, shell, teams
+from portal.views import accounts, apidocs, audit, components, guide, metrics, shell, teams
 
 urlpatterns = [
     path("", shell.home, name="home"),
     path("healthz", shell.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/login/", accounts.RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("accounts/profile/", accounts.profile, name="profile"),

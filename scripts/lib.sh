@@ -6,7 +6,7 @@ VENV="$REPO_ROOT/.venv"
 
 # Debian 12 packages, by what needs them.
 BASE_PACKAGES=(python3.11 python3.11-venv git make curl ca-certificates)
-SERVICE_PACKAGES=(postgresql redis-server openjdk-17-jre-headless maven unzip procps util-linux etcd-server openssl)
+SERVICE_PACKAGES=(postgresql redis-server openjdk-17-jre-headless maven unzip procps util-linux etcd-server openssl prometheus-node-exporter)
 BROWSER_PACKAGES=(chromium fonts-liberation)
 
 say() { printf '==> %s\n' "$*"; }
@@ -43,7 +43,8 @@ apt_ensure() {
         return 0
     }
     for pkg in "$@"; do
-        package_installed "$pkg" || missing+=("$pkg")
+        # Once each: callers may name a package that another list also holds.
+        package_installed "$pkg" || [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
     done
     ((${#missing[@]})) || return 0
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

@@ -7,6 +7,8 @@
 #   S3 (moto server)   127.0.0.1:55000  credentials testing/testing
 #   Kubernetes API     https://127.0.0.1:56443  kube-apiserver on etcd (127.0.0.1:52379),
 #                      no kubelet or controllers; a generated CA, static tokens
+#   Kafka 4 (KRaft)    127.0.0.1:59092  one node, broker and controller (59093)
+#   node exporter      127.0.0.1:59100  Debian's prometheus-node-exporter
 #
 # Usage: scripts/services.sh [up|stop|status|env]
 #   up      install what is missing, start what is down, wait until each answers (default)
@@ -16,8 +18,9 @@
 #
 # State (data, logs, pid files) lives in $OPSMARKET_SERVICES_DIR, by default
 # /var/tmp/ops-market-services. Delete it after `stop` to start from scratch.
-# Built binaries (kube-apiserver) are kept in $OPSMARKET_CACHE_DIR, by default
-# /var/cache/ops-market, keyed by version: only a fresh machine builds them.
+# Built binaries (kube-apiserver) and fetched jars (Kafka) are kept in
+# $OPSMARKET_CACHE_DIR, by default /var/cache/ops-market, keyed by version: only a
+# fresh machine builds or fetches them.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,10 +34,15 @@ ES_PORT=59200
 S3_PORT=55000
 ETCD_PORT=52379
 KUBE_PORT=56443
+KAFKA_PORT=59092 # and the controller's listener on the next port
+NODE_EXPORTER_PORT=59100
 
 CACHE_DIR=${OPSMARKET_CACHE_DIR:-/var/cache/ops-market}
 # Keep in step with the versions pinned in scripts/kube-apiserver/go.mod.
 KUBE_VERSION=v1.34.2
+KAFKA_VERSION=4.4.0
+# The SLF4J 1.x binding of the log4j2 that kafka-server $KAFKA_VERSION depends on.
+KAFKA_LOG4J_VERSION=2.25.5
 
 ES_VERSION=8.19.7
 ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
@@ -53,8 +61,10 @@ export S3_ENDPOINT_ATOMIC=1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_DEFAULT_REGION=us-east-1
+export NODE_EXPORTER_URL=http://127.0.0.1:$NODE_EXPORTER_PORT
 EOF
     kube_print_env
+    ! kafka_wanted || kafka_print_env
 }
 
 # --- small helpers ------------------------------------------------------------
@@ -615,6 +625,249 @@ kube_status() {
     fi
 }
 
+# --- Kafka (one KRaft node, broker and controller) ---------------------------------
+#
+# The metrics stream's broker (SPEC section 10). Not packaged for Debian: the jars of
+# org.apache.kafka:kafka_2.13 and their runtime dependencies come from Maven Central
+# once per version, through a throwaway pom, into $CACHE_DIR/kafka-$KAFKA_VERSION/lib
+# (about 45 jars, 43 MB, ~20 s cold). The storage folder is formatted once.
+
+KAFKA_DIR="$STATE_DIR/kafka"
+KAFKA_PID="$KAFKA_DIR/kafka.pid"
+KAFKA_LOG="$KAFKA_DIR/kafka.log"
+KAFKA_USER=kafka
+KAFKA_LIB="$CACHE_DIR/kafka-$KAFKA_VERSION/lib"
+KAFKA_FETCH_LOG="$CACHE_DIR/kafka-$KAFKA_VERSION.fetch.log"
+
+# OPSMARKET_KAFKA=0 leaves the broker out; the stream tests then skip.
+kafka_wanted() { [[ ${OPSMARKET_KAFKA:-1} != 0 ]]; }
+
+kafka_print_env() {
+    # Only once the jars are there: before the first `up` there is no broker to point at.
+    [[ -d $KAFKA_LIB ]] || return 0
+    cat <<EOT
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+export KAFKA_LIBS=$KAFKA_LIB
+EOT
+}
+
+# A TCP connect: the broker opens its listener only once it has started.
+kafka_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; }
+
+kafka_started() { grep -q 'Kafka Server started' "$KAFKA_LOG" 2>/dev/null; }
+
+kafka_java() {
+    if [[ -x $JAVA17_HOME/bin/java ]]; then
+        printf '%s\n' "$JAVA17_HOME/bin/java"
+    else
+        command -v java
+    fi
+}
+
+kafka_fetch() {
+    [[ -s $KAFKA_LIB/kafka_2.13-$KAFKA_VERSION.jar ]] && return 0
+    command -v mvn >/dev/null 2>&1 || apt_ensure maven
+    install -d -m 0755 "$CACHE_DIR"
+    local tmp="$CACHE_DIR/.kafka-$KAFKA_VERSION.$$" started=$SECONDS
+    rm -rf "$tmp"
+    install -d -m 0755 "$tmp"
+    say "fetching Kafka $KAFKA_VERSION's jars from Maven Central (log: $KAFKA_FETCH_LOG)"
+    # Without an SLF4J binding the broker logs nothing, and "Kafka Server started" is
+    # what `up` waits for.
+    cat >"$tmp/pom.xml" <<EOT
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.ops-market</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$KAFKA_LOG4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOT
+    if ! mvn -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$MAVEN_REPO" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/lib" \
+        </dev/null >"$KAFKA_FETCH_LOG" 2>&1; then
+        rm -rf "$tmp"
+        show_log_tail "$KAFKA_FETCH_LOG"
+        die "could not fetch Kafka $KAFKA_VERSION's jars with mvn"
+    fi
+    # Renamed into place: an interrupted fetch leaves no half set behind.
+    rm -rf "$CACHE_DIR/kafka-$KAFKA_VERSION"
+    install -d -m 0755 "$CACHE_DIR/kafka-$KAFKA_VERSION"
+    mv "$tmp/lib" "$KAFKA_LIB"
+    rm -rf "$tmp"
+    printf '%-14s fetched %s jars in %ss (%s)\n' kafka "$(find "$KAFKA_LIB" -name '*.jar' | wc -l)" \
+        $((SECONDS - started)) "$KAFKA_LIB"
+}
+
+# The configuration, written on every start; the cluster id, made once with the
+# storage folder it formats.
+kafka_configure() {
+    cat >"$KAFKA_DIR/server.properties" <<EOT
+# Written by scripts/services.sh on every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$((KAFKA_PORT + 1))
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$((KAFKA_PORT + 1))
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=1
+# One node: every internal topic has one replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Test topics come and go: the producer's first message creates its topic, and a
+# consumer group starts at once instead of waiting 3 s for more members.
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+EOT
+    cat >"$KAFKA_DIR/log4j2.properties" <<EOT
+# Written by scripts/services.sh: INFO to stdout (the log file), the chatty
+# per-request and state-change loggers quieter.
+rootLogger.level=INFO
+rootLogger.appenderRef.stdout.ref=STDOUT
+appender.stdout.type=Console
+appender.stdout.name=STDOUT
+appender.stdout.layout.type=PatternLayout
+appender.stdout.layout.pattern=[%d] %p %m (%c)%n
+logger.state.name=state.change.logger
+logger.state.level=WARN
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+EOT
+    chmod 0644 "$KAFKA_DIR/server.properties" "$KAFKA_DIR/log4j2.properties"
+}
+
+kafka_format() {
+    [[ -s $KAFKA_DIR/data/meta.properties ]] && return 0
+    local cluster_id java
+    java=$(kafka_java) || die "kafka: no java found (openjdk-17-jre-headless)"
+    # A cluster id is 16 random bytes in URL-safe base64 without padding.
+    cluster_id=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=')
+    rm -rf "$KAFKA_DIR/data"
+    install -d -m 0750 -o "$KAFKA_USER" -g "$KAFKA_USER" "$KAFKA_DIR/data"
+    setpriv --reuid="$KAFKA_USER" --regid="$KAFKA_USER" --init-groups -- \
+        "$java" -Xmx128m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+        -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format -t "$cluster_id" \
+        -c "$KAFKA_DIR/server.properties" </dev/null >>"$KAFKA_LOG" 2>&1 || {
+        show_log_tail "$KAFKA_LOG"
+        die "kafka: formatting $KAFKA_DIR/data failed"
+    }
+}
+
+KAFKA_WAS_UP=0
+KAFKA_STARTED_AT=0
+
+# Launched before the other services and waited for after them, like Elasticsearch:
+# the broker's 6 s start overlaps theirs.
+kafka_launch() {
+    if kafka_answers; then
+        printf '%-14s already up on 127.0.0.1:%s\n' kafka "$KAFKA_PORT"
+        KAFKA_WAS_UP=1
+        return 0
+    fi
+    KAFKA_STARTED_AT=$SECONDS
+    # A broker that is still starting (an `up` that was interrupted) gets to finish.
+    pid_alive "$(pid_from "$KAFKA_PID")" && return 0
+    kafka_fetch
+    id -u "$KAFKA_USER" >/dev/null 2>&1 ||
+        useradd --system --user-group --no-create-home --home-dir "$KAFKA_DIR" \
+            --shell /usr/sbin/nologin "$KAFKA_USER"
+    install -d -m 0755 "$KAFKA_DIR"
+    [[ -d $KAFKA_DIR/data ]] && chown "$KAFKA_USER:$KAFKA_USER" "$KAFKA_DIR/data"
+    kafka_configure
+    # Truncated at each start: `kafka_started` reads this start's lines only.
+    : >"$KAFKA_LOG"
+    kafka_format
+    local java
+    java=$(kafka_java) || die "kafka: no java found (openjdk-17-jre-headless)"
+    # SerialGC and a 256 MB heap: a test broker on two shared cores, ~340 MB RSS.
+    # setsid: a Ctrl-C in the terminal that ran `up` must not reach the broker.
+    setsid nohup setpriv --reuid="$KAFKA_USER" --regid="$KAFKA_USER" --init-groups -- \
+        "$java" -Xmx256m -Xms256m -XX:+UseSerialGC -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+        -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
+        </dev/null >>"$KAFKA_LOG" 2>&1 &
+    echo $! >"$KAFKA_PID"
+}
+
+kafka_wait() {
+    ((!KAFKA_WAS_UP)) || return 0
+    wait_until kafka "${OPSMARKET_KAFKA_TIMEOUT:-90}" "$KAFKA_PID" "$KAFKA_LOG" kafka_started ||
+        exit 1
+    printf '%-14s up on 127.0.0.1:%s (%ss)\n' kafka "$KAFKA_PORT" $((SECONDS - KAFKA_STARTED_AT))
+}
+
+kafka_status() {
+    if kafka_answers; then
+        printf '%-14s up    127.0.0.1:%s pid %s %s\n' kafka "$KAFKA_PORT" "$(pid_from "$KAFKA_PID")" \
+            "$KAFKA_VERSION"
+    elif [[ -d $KAFKA_LIB ]]; then
+        printf '%-14s down\n' kafka
+    else
+        printf '%-14s down  (jars not fetched yet: %s)\n' kafka "$KAFKA_LIB"
+    fi
+}
+
+# --- Prometheus node exporter ------------------------------------------------------
+#
+# Debian's prometheus-node-exporter, a real exporter for the scraping tests. The
+# package's own service does not start in a container; this runs it as the package's
+# `prometheus` user.
+
+NODE_EXPORTER_DIR="$STATE_DIR/node-exporter"
+NODE_EXPORTER_PID="$NODE_EXPORTER_DIR/node-exporter.pid"
+NODE_EXPORTER_LOG="$NODE_EXPORTER_DIR/node-exporter.log"
+NODE_EXPORTER_URL="http://127.0.0.1:$NODE_EXPORTER_PORT"
+
+node_exporter_answers() { [[ $(http_code "$NODE_EXPORTER_URL/metrics") == 200 ]]; }
+
+node_exporter_up() {
+    if node_exporter_answers; then
+        printf '%-14s already up on 127.0.0.1:%s\n' node-exporter "$NODE_EXPORTER_PORT"
+        return 0
+    fi
+    command -v prometheus-node-exporter >/dev/null 2>&1 || apt_ensure prometheus-node-exporter
+    install -d -m 0755 "$NODE_EXPORTER_DIR"
+    local started=$SECONDS
+    if ! pid_alive "$(pid_from "$NODE_EXPORTER_PID")"; then
+        setsid nohup setpriv --reuid=prometheus --regid=prometheus --init-groups -- \
+            prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE_EXPORTER_PORT" \
+            </dev/null >>"$NODE_EXPORTER_LOG" 2>&1 &
+        echo $! >"$NODE_EXPORTER_PID"
+    fi
+    wait_until node-exporter 30 "$NODE_EXPORTER_PID" "$NODE_EXPORTER_LOG" node_exporter_answers ||
+        exit 1
+    printf '%-14s up on 127.0.0.1:%s (%ss)\n' node-exporter "$NODE_EXPORTER_PORT" \
+        $((SECONDS - started))
+}
+
+node_exporter_status() {
+    if node_exporter_answers; then
+        printf '%-14s up    127.0.0.1:%s pid %s\n' node-exporter "$NODE_EXPORTER_PORT" \
+            "$(pid_from "$NODE_EXPORTER_PID")"
+    else
+        printf '%-14s down\n' node-exporter
+    fi
+}
+
 # --- verbs ----------------------------------------------------------------------
 
 need_root() {
@@ -641,6 +894,12 @@ up)
     [[ -x $PG_BIN/initdb ]] || missing+=(postgresql)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
+    if kafka_wanted; then
+        command -v mvn >/dev/null 2>&1 || missing+=(maven)
+        command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the cluster id
+        [[ -x $JAVA17_HOME/bin/java ]] || missing+=(openjdk-17-jre-headless)
+    fi
     if kube_wanted; then
         command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
         command -v openssl >/dev/null 2>&1 || missing+=(openssl)
@@ -648,15 +907,20 @@ up)
     ((${#missing[@]} == 0)) || apt_ensure "${missing[@]}" "${SERVICE_PACKAGES[@]}"
     ! kube_wanted || kube_build_launch
     es_launch
+    ! kafka_wanted || kafka_launch
     pg_up
     redis_up
     s3_up
+    node_exporter_up
     es_wait
+    ! kafka_wanted || kafka_wait
     ! kube_wanted || kube_up
     ;;
 stop)
     need_root "services.sh stop"
     run_locked stop
+    stop_pid kafka "$KAFKA_PID"
+    stop_pid node-exporter "$NODE_EXPORTER_PID"
     stop_pid kube-apiserver "$KUBE_PID"
     stop_pid etcd "$ETCD_PID"
     stop_pid elasticsearch "$ES_PID"
@@ -669,9 +933,11 @@ status)
     redis_status
     es_status
     s3_status
+    node_exporter_status
+    kafka_status
     kube_status
     ;;
 env) print_env ;;
--h | --help | help) sed -n '2,21p' "${BASH_SOURCE[0]}" ;;
+-h | --help | help) sed -n '2,25p' "${BASH_SOURCE[0]}" ;;
 *) die "unknown verb '$verb' (use up, stop, status or env)" ;;
 esac

@@ -16,6 +16,7 @@ from deployments.models import Instance, InstanceStatus, Operation, OperationSte
 from deployments.selectors.instances import (
     instance_get,
     instance_list,
+    instance_live_resources,
     instance_resources,
     operation_get,
     upgrade_available,
@@ -24,6 +25,7 @@ from deployments.selectors.namespaces import namespace_get
 from deployments.services.instances import (
     Requested,
     instance_install,
+    instance_repair,
     instance_rollback,
     instance_uninstall,
     instance_upgrade,
@@ -289,6 +291,44 @@ class InstanceRollbackView(GenericAPIView):
             force=_flag(request, "force"),
         )
         return _accepted(requested)
+
+
+class ResourceOutput(serializers.Serializer):
+    api_version = serializers.CharField()
+    kind = serializers.CharField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    sync = serializers.CharField()
+    health = serializers.CharField()
+    message = serializers.CharField()
+
+
+class InstanceResourcesView(GenericAPIView):
+    serializer_class = ResourceOutput
+    pagination_class = None  # SPEC 9: a plain list
+
+    @extend_schema(
+        parameters=[OpenApiParameter("refresh", bool, description="Look at the target now.")],
+        responses={200: ResourceOutput(many=True), 404: ERR},
+        description="Each object of the current revision as it is in the target: sync"
+        " (synced, drifted, missing; committed for GitOps) and health.",
+    )
+    def get(self, request: Request, namespace: str, name: str) -> Response:
+        instance = instance_get(user=request.user, namespace=namespace, name=name)
+        rows = instance_live_resources(instance, refresh=_flag(request, "refresh"))
+        return Response(ResourceOutput(rows, many=True).data)
+
+
+class InstanceRepairView(GenericAPIView):
+    @extend_schema(
+        request=None,
+        responses={202: AcceptedOutput, 400: ERR, 404: ERR, 409: ERR},
+        description="Apply the current revision again: drifted objects get the applied"
+        " fields back, missing ones are created (an operation of kind repair).",
+    )
+    def post(self, request: Request, namespace: str, name: str) -> Response:
+        instance = instance_get(user=request.user, namespace=namespace, name=name)
+        return _accepted(instance_repair(actor=actor_from_request(request), instance=instance))
 
 
 class InstanceRevisionsView(GenericAPIView):

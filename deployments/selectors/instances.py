@@ -9,7 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
-from deployments.models import ACTIVE_OPERATION_STATES, Instance, Operation, Revision
+from deployments.models import (
+    ACTIVE_OPERATION_STATES,
+    Instance,
+    Operation,
+    ResourceState,
+    Revision,
+)
 from deployments.selectors.changes import Changes, changes_between
 from deployments.workflow.manifests import resources_of
 from market.models import App
@@ -107,6 +113,20 @@ def instance_revisions(instance: Instance) -> QuerySet[Revision]:
 def instance_resources(instance: Instance) -> list[dict[str, str]]:
     revision = instance.current_revision
     return resources_of(revision.manifests_masked) if revision else []
+
+
+def instance_live_resources(instance: Instance, *, refresh: bool = False) -> list[ResourceState]:
+    """The live state of the instance's objects (SPEC section 9), looked at again when
+    asked (``refresh``) or when older than LIVE_REFRESH_SECONDS: at most one refresh
+    interval old, whether or not the beat ran."""
+    from deployments.services.live import live_is_stale, namespace_live_refresh
+
+    if refresh or live_is_stale(instance):
+        namespace_live_refresh(namespace_id=instance.namespace_id, instance_ids=[instance.pk])
+        instance.refresh_from_db(
+            fields=["live_sync", "live_health", "live_checked_at", "live_error"]
+        )
+    return list(instance.resources.order_by("position"))
 
 
 @dataclass

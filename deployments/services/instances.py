@@ -498,6 +498,26 @@ def instance_rollback(
     )
 
 
+def instance_repair(*, actor: Actor, instance: Instance) -> Requested:
+    """Apply the current revision again (SPEC section 9): objects changed by hand get
+    the applied fields back, deleted ones come back. No new revision."""
+    require_operator(actor, instance.namespace)
+    _refuse_if_busy(instance)
+    if instance.status != InstanceStatus.DEPLOYED or instance.current_revision is None:
+        raise Refused(f"Instance {instance} is {instance.status}; only a deployed one is repaired.")
+    _require_queue()
+    revision = instance.current_revision.number
+    return _queue_operation(
+        actor=actor,
+        instance=instance,
+        kind=OperationKind.REPAIR,
+        status=InstanceStatus.UPGRADING,
+        allowed=(InstanceStatus.DEPLOYED,),
+        params={"revision": revision},
+        detail={"revision": revision},
+    )
+
+
 def instance_uninstall(*, actor: Actor, instance: Instance, force: bool = False) -> Requested:
     """Remove everything the instance applied. Refused while deployed instances
     depend on it, unless ``force``."""

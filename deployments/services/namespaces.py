@@ -38,7 +38,7 @@ def namespace_create(
         raise Invalid(
             f"Unknown deploy target {target!r}; use one of {', '.join(DeployTarget.values)}."
         )
-    bound = _cluster_for(target, cluster.strip())
+    bound = namespace_cluster_for(target, cluster.strip())
     with transaction.atomic():
         if Namespace.objects.filter(name=name).exists():
             raise AlreadyExists(f"A namespace named {name!r} already exists.")
@@ -64,7 +64,7 @@ def namespace_create(
     return namespace
 
 
-def _cluster_for(target: str, cluster: str) -> Cluster | None:
+def namespace_cluster_for(target: str, cluster: str) -> Cluster | None:
     if target != DeployTarget.KUBERNETES:
         if cluster:
             raise Invalid(

@@ -26,6 +26,7 @@ from deployments.targets.gitops import GitOpsTarget
 
 if TYPE_CHECKING:
     from deployments.models import Namespace
+    from deployments.targets.kubernetes import KubernetesTarget
 
 __all__ = [
     "Applied",
@@ -35,6 +36,7 @@ __all__ = [
     "TargetError",
     "TargetUnavailable",
     "gitops_target",
+    "kubernetes_target",
     "target_for",
 ]
 
@@ -59,4 +61,22 @@ def target_for(namespace: Namespace) -> DeployTarget:
     """The deploy target a namespace is bound to (``Namespace.target``)."""
     if namespace.target == "gitops":
         return gitops_target()
+    if namespace.target == "kubernetes":
+        return kubernetes_target(namespace)
     raise TargetError(f"namespace {namespace.name} has an unknown target {namespace.target!r}")
+
+
+def kubernetes_target(namespace: Namespace) -> KubernetesTarget:
+    """The target of a namespace bound to a cluster. Built per call: the token is
+    decrypted where it is used, never kept in a long-lived object."""
+    # Imported here: the GitOps target alone loads without Django's apps (the
+    # target tests run it in bare spawned processes).
+    from deployments.services.clusters import cluster_access
+    from deployments.targets.kubernetes import KubernetesTarget
+
+    cluster = namespace.cluster
+    if cluster is None:
+        raise TargetError(
+            f"namespace {namespace.name} is bound to target kubernetes but names no cluster"
+        )
+    return KubernetesTarget(cluster_access(cluster), cluster_name=cluster.name)

@@ -5,8 +5,8 @@ workers call it from Celery tasks that may be delivered twice or killed half-way
 so every method is idempotent by ``Change.operation_id`` and a redelivered change
 answers ``Applied(created=False)`` with the reference recorded the first time.
 
-The GitOps target (``deployments/targets/gitops.py``) writes commits; a direct
-Kubernetes target would implement the same four methods.
+The GitOps target (``deployments/targets/gitops.py``) writes commits; the Kubernetes
+target (``deployments/targets/kubernetes/``) applies objects to a cluster.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ class Change:
 
 @dataclass(frozen=True)
 class Applied:
-    ref: str  # the commit sha for GitOps
+    ref: str  # the commit sha for GitOps, the record's resourceVersion for Kubernetes
     created: bool  # False when the change had been applied already (a redelivery)
+    summary: str = ""  # what was done, in words, for the operation step
 
 
 class DeployTarget(Protocol):
@@ -64,8 +65,9 @@ class DeployTarget(Protocol):
         """Remove everything of ``<namespace>/<instance>``."""
         ...
 
-    def find(self, operation_id: str) -> str | None:
-        """The reference recorded for ``operation_id``, or None if it was never applied."""
+    def find(self, operation_id: str, namespace: str = "", instance: str = "") -> str | None:
+        """The reference recorded for ``operation_id`` of the instance, or None if it was
+        never applied (the GitOps target finds it by id alone)."""
         ...
 
     def repair(self, namespace: str, instance: str) -> None:

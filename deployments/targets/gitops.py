@@ -17,12 +17,20 @@ Invariants, for workers that run in several processes and may be SIGKILLed anywh
   an ``Operation-Id`` trailer (the record) and gets a ref ``refs/operations/<id>``
   right after it (the index, so a lookup costs the same on a long history; see
   ``_index_head`` for why a killed writer cannot leave the index incomplete).
-- Pushing: when a remote is set, ``main`` is pushed after each commit, still under the
-  lock (two pushes racing could push an older tip after a newer one). A failed push
-  keeps the local commit and raises ``TargetUnavailable``; the retry finds the commit by
-  its operation id and pushes again. Ops Market assumes it is the ONLY writer of the
-  remote's ``main``: it never pulls or rebases, so a commit made on the remote by
-  someone else makes every push fail (loudly) until a person reconciles the branches.
+- Several hosts (SPEC section 12): with a remote, the remote's ``main`` is the truth
+  and each host's repository a clone of it. A write fetches, looks the operation up
+  in what it fetched (another host may have made its commit), builds its one commit on
+  the remote's tip and pushes; a push refused because the tip moved is redone on the
+  new tip (``gitops_remote``). The local lock still makes one writer per host; the
+  remote, which accepts only fast-forwards, orders the hosts. A commit whose push
+  failed is never counted as made: the next write starts again from the remote's tip
+  and the retry commits anew. ``read``, ``holds``, ``find`` and ``history`` fetch
+  first and answer from the remote's tip.
+- Foreign content: with a remote, others' commits (or an adopted repository) reach the
+  working tree. Symlinks are checked out as plain files (``core.symlinks=false``), the
+  repository's own ``info/attributes`` switches off every filter and line-ending
+  conversion a committed ``.gitattributes`` could ask for, ``add --force`` ignores a
+  committed ``.gitignore``, and a namespace path that is not a plain folder is refused.
 
 git runs as a subprocess with argument lists (never a shell), in the environment of
 ``guards.git.git_env``: the machine's global and system configuration ignored, so nothing
@@ -51,19 +59,32 @@ from deployments.targets.base import (
     check_name,
     check_operation_id,
 )
+from deployments.targets.gitops_remote import (
+    BRANCH,
+    INDEXED_REF,
+    OPERATION_ID,
+    OPERATION_REFS,
+    PUSH_RETRY,
+    REMOTE,
+    TRACKING_REF,
+    Published,
+    index_fetched,
+    is_ancestor,
+    operation_commits,
+    remote_fetch,
+    remote_push,
+    remote_pushed,
+)
 from guards.git import SSH_CHOICE, git_env, redact_url
 from guards.locks import LockError, LockTimeout, exclusive_lock
+from market.storage.retry import RetryPolicy
 
-BRANCH = "main"
-REMOTE = "origin"
 COMMITTER_NAME = "Ops Market"
 COMMITTER_EMAIL = "ops-market@localhost"
 AUTHOR_EMAIL_DOMAIN = "ops-market.invalid"
 INITIAL_MESSAGE = "Initialise the Ops Market GitOps repository\n"
-# One ref per recorded operation, pointing at its commit: the lookup index of find().
-# Local only: pushes send main alone.
-OPERATION_REFS = "refs/operations"
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# One ref per recorded operation (OPERATION_REFS), pointing at its commit: the lookup
+# index of find(). Local only: pushes send main alone (see gitops_remote).
 # Set in the repository's own config at creation: proves the folder is ours to repair.
 MARKER_KEY = "opsmarket.repository"
 MARKER_VALUE = "gitops"
@@ -99,15 +120,19 @@ _STALE_GIT_LOCKS = (
     "config.lock",
     "packed-refs.lock",
     f"refs/heads/{BRANCH}.lock",
-    f"refs/remotes/{REMOTE}/{BRANCH}.lock",
+    f"{TRACKING_REF}.lock",
+    f"{INDEXED_REF}.lock",
 )
+# Git reads these before a committed .gitattributes: no filter, no conversion, so the
+# bytes committed are the bytes written (and holds() can compare blob ids).
+NEUTRAL_ATTRIBUTES = "* -text -eol -filter -ident -working-tree-encoding\n"
 _EMAIL_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 _NAME_UNSAFE = re.compile(r"[<>\x00-\x1f\x7f]+")
 
 
 class GitOpsTarget:
-    """A git repository at ``repo_dir`` (created on first use), pushed to ``remote_url``
-    after every commit when one is given.
+    """A git repository at ``repo_dir`` (created on first use); with ``remote_url``, this
+    host's clone of the remote's ``main``, which every commit is pushed to.
 
     ``pause_before_commit`` exists ONLY for fault tests: it sleeps that many seconds
     after the files of a change are written and staged and before the commit, so a
@@ -124,6 +149,7 @@ class GitOpsTarget:
         pause_before_commit: float = 0.0,
         lock_timeout: float = LOCK_TIMEOUT_SECONDS,
         push_timeout: float = PUSH_TIMEOUT_SECONDS,
+        push_retry: RetryPolicy = PUSH_RETRY,
     ) -> None:
         if remote_url is not None and (not remote_url or remote_url.startswith("-")):
             # A leading dash would read as an option to git.
@@ -133,13 +159,15 @@ class GitOpsTarget:
         self.remote_url = remote_url
         self.pause_before_commit = pause_before_commit
         self.lock_timeout = lock_timeout
+        # Each fetch and each push is bounded by it: both cross a network.
         self.push_timeout = push_timeout
+        self.push_retry = push_retry
         self._env = _git_env()
         self._ours = False
+        self._remote_set = False
 
     def __repr__(self) -> str:
-        remote = redact_url(self.remote_url) if self.remote_url else None
-        return f"GitOpsTarget({str(self.repo_dir)!r}, remote_url={remote!r})"
+        return f"GitOpsTarget({str(self.repo_dir)!r}, remote_url={self._shown_remote()!r})"
 
     # --- the DeployTarget interface ----------------------------------------------------
 
@@ -148,10 +176,14 @@ class GitOpsTarget:
 
         Steps, all under the repository lock:
         1. repair the repository (stale git locks, dirty tree) and create it if missing;
-        2. if the operation has its commit already (a redelivery), push and return it;
-        3. replace the instance folder with ``manifests`` and stage it;
-        4. commit (empty when nothing changed: every operation has its commit);
-        5. push when a remote is set.
+        2. with a remote, fetch its ``main`` and index the operations new in it;
+        3. if the operation has its commit already (a redelivery, on this host or
+           another), return it;
+        4. replace the instance folder with ``manifests`` (on the remote's tip) and
+           stage it;
+        5. commit (empty when nothing changed: every operation has its commit);
+        6. with a remote, push; if the remote's tip moved meanwhile, fetch and go
+           back to 3, a few times with jittered waits, then TargetUnavailable.
         """
         check_change(change)
         if change.kind == "uninstall":
@@ -167,9 +199,14 @@ class GitOpsTarget:
             raise TargetError(f"remove() records an uninstall, not {change.kind!r}")
         return self._record(change, None)
 
-    def find(self, operation_id: str) -> str | None:
-        """The sha of the commit recorded for ``operation_id``, or None."""
+    def find(self, operation_id: str, namespace: str = "", instance: str = "") -> str | None:
+        """The sha of the commit recorded for ``operation_id``, or None. With a remote,
+        looked up in the remote's history after a fetch: another host's commit counts."""
         check_operation_id(operation_id)
+        if self.remote_url:
+            with self._locked():
+                self._prepare(repair_tree=False)
+                return self._find_commit(operation_id, within=self._sync().base)
         if not self._has_head():
             return None
         return self._find_commit(operation_id)
@@ -182,13 +219,14 @@ class GitOpsTarget:
             self._prepare()
 
     def read(self, namespace: str, instance: str) -> dict[str, str]:
-        """The files committed at ``HEAD`` under ``<namespace>/<instance>/``, by path
-        relative to that folder. Read from git objects, so a writer's half-written
-        working tree never shows."""
+        """The files committed under ``<namespace>/<instance>/`` (at HEAD, or at the
+        remote's ``main`` after a fetch), by path relative to that folder. Read from git
+        objects, so a writer's half-written working tree never shows."""
         folder = _folder(namespace, instance)
-        if not self._has_head():
+        tip = self._published_tip()
+        if tip is None:
             return {}
-        listing = self._git("ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", f"{folder}/")
+        listing = self._git("ls-tree", "-r", "-z", "--full-tree", tip, "--", f"{folder}/")
         entries: list[tuple[str, str]] = []
         for record in listing.stdout.split(b"\0"):
             if not record:
@@ -214,20 +252,24 @@ class GitOpsTarget:
         return files
 
     def holds(self, namespace: str, instance: str, manifests: Mapping[str, str]) -> bool:
-        """Compared by git's own object ids at ``HEAD``: one ``ls-tree`` and no file
-        contents, where ``read`` needs a second git call to fetch every blob."""
+        """Compared by git's own object ids at ``HEAD`` (the remote's ``main`` after a
+        fetch, with a remote): one ``ls-tree`` and no file contents, where ``read``
+        needs a second git call to fetch every blob."""
         folder = _folder(namespace, instance)
-        # No HEAD yet (a missing repository or one with no commit): git exits non-zero.
-        listing = self._git(
-            "ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", f"{folder}/", check=False
-        )
+        # Without a remote, no has-HEAD check first (a git call on every verify): with
+        # no HEAD yet (a missing repository or one with no commit) git exits non-zero.
+        tip = self._published_tip() if self.remote_url else "HEAD"
         held: dict[str, str] = {}
-        if listing.returncode == 0:
-            for record in listing.stdout.split(b"\0"):
-                if record:
-                    meta, _, path = record.partition(b"\t")
-                    _mode, _kind, sha = meta.decode().split()
-                    held[path.decode("utf-8")[len(folder) + 1 :]] = sha
+        if tip is not None:
+            listing = self._git(
+                "ls-tree", "-r", "-z", "--full-tree", tip, "--", f"{folder}/", check=False
+            )
+            if listing.returncode == 0:
+                for record in listing.stdout.split(b"\0"):
+                    if record:
+                        meta, _, path = record.partition(b"\t")
+                        _mode, _kind, sha = meta.decode().split()
+                        held[path.decode("utf-8")[len(folder) + 1 :]] = sha
         return held == {path: _blob_id(text) for path, text in manifests.items()}
 
     # --- extras of the GitOps target -----------------------------------------------
@@ -243,7 +285,8 @@ class GitOpsTarget:
         of the instance's operations.
         """
         folder = _folder(namespace, instance)
-        if not self._has_head():
+        tip = self._published_tip()
+        if tip is None:
             return []
         args = [
             "log",
@@ -255,7 +298,7 @@ class GitOpsTarget:
         ]
         if limit is not None:
             args.append(f"-n{int(limit)}")
-        output = self._git(*args, "HEAD", "--").stdout.decode("utf-8", errors="replace")
+        output = self._git(*args, tip, "--").stdout.decode("utf-8", errors="replace")
         history: list[dict[str, str]] = []
         for record in output.split("\x1e"):
             record = record.strip("\n")
@@ -276,45 +319,132 @@ class GitOpsTarget:
         return history
 
     def push(self) -> None:
-        """Push ``main`` to the remote now (under the lock); TargetUnavailable on failure."""
+        """Publish the local ``main`` to a remote that has no ``main`` yet (its history
+        becomes the remote's). Otherwise there is nothing to push: every write pushes
+        its own commit. TargetUnavailable when the remote cannot be reached."""
         if not self.remote_url:
             return
         with self._locked():
-            self._prepare()
-            self._push()
+            self._prepare(repair_tree=False)
+            published = self._sync()
+            if published.remote_tip is None:
+                refused = remote_push(self._git, published.base, timeout=self.push_timeout)
+                if refused is not None:
+                    raise TargetUnavailable(self._push_failed(refused))
+                remote_pushed(self._git, sha=published.base, operation_id=None, published=published)
+
+    def reindex(self) -> int:
+        """Write the index ref of every commit that carries an Operation-Id trailer; the
+        number written. Only for a repository adopted from elsewhere (history written
+        before its index): Ops Market's own writes keep the index complete. With a
+        remote, the remote's whole history is read again."""
+        with self._locked():
+            if self.remote_url:
+                self._prepare(repair_tree=False)
+                self._git("update-ref", "-d", INDEXED_REF)
+                tip = remote_fetch(self._git, timeout=self.push_timeout).tip
+                if tip is not None:
+                    return index_fetched(self._git, tip, None)
+            else:
+                self._prepare()
+            existing = set(
+                self._git("for-each-ref", "--format=%(refname)", OPERATION_REFS)
+                .stdout.decode()
+                .split()
+            )
+            updates = []
+            # Newest first: a (foreign) id on two commits keeps the newest.
+            for sha, operation_id in operation_commits(self._git, "HEAD"):
+                ref = f"{OPERATION_REFS}/{operation_id}"
+                if ref not in existing:
+                    existing.add(ref)
+                    updates.append(f"create {ref} {sha}\n")
+            if updates:
+                self._git("update-ref", "--stdin", stdin="".join(updates).encode())
+            return len(updates)
 
     # --- the write path --------------------------------------------------------------
 
     def _record(self, change: Change, manifests: dict[str, str] | None) -> Applied:
-        folder = _folder(change.namespace, change.instance)
+        if self.remote_url:
+            return self._record_remote(change, manifests)
         with self._locked():
             self._prepare()
             existing = self._find_commit(change.operation_id)
             if existing is not None:
-                # A redelivery, or a retry after a failed push: the commit is there,
-                # only the push may be missing.
-                self._push()
+                # A redelivery, or a retry after a crash: the commit is there.
                 return Applied(ref=existing, created=False)
-            self._write_folder(folder, manifests)
-            if (self.repo_dir / folder).exists():
-                self._git("add", "--all", "--", folder)
-            else:
-                # `git add` refuses a path that matches nothing (an absent folder).
-                self._git("rm", "-r", "--quiet", "--cached", "--ignore-unmatch", "--", folder)
-            if self.pause_before_commit > 0:
-                # Fault tests only (see the class docstring).
-                time.sleep(self.pause_before_commit)
-            self._commit(change)
-            sha = self._git("rev-parse", "--verify", "HEAD").stdout.decode().strip()
+            sha = self._commit_change(change, manifests)
             # Killed here, the commit lacks its ref: the next lock holder writes it.
             self._git("update-ref", f"{OPERATION_REFS}/{change.operation_id}", sha)
-            self._push()
             return Applied(ref=sha, created=True)
 
+    def _record_remote(self, change: Change, manifests: dict[str, str] | None) -> Applied:
+        """The write path with a remote (steps 2-6 of :meth:`apply`).
+
+        Only a commit the remote accepted counts as made: one whose push failed stays
+        in the local history until the next write resets it away, unindexed, so the
+        retry commits again. The exception is a remote with no ``main`` yet, where
+        the local ``main`` is what the first push publishes (``Published.base``)."""
+        with self._locked():
+            self._prepare(repair_tree=False)
+            published = self._sync()
+            for attempt in range(self.push_retry.attempts):
+                existing = self._find_commit(change.operation_id, within=published.base)
+                if existing is not None and published.remote_tip is not None:
+                    # Made before, by this host or another: it is on the remote.
+                    return Applied(ref=existing, created=False)
+                if existing is None:
+                    self._reset(published.base)
+                    sha = self._commit_change(change, manifests)
+                    if published.remote_tip is None:
+                        # The local main will be published as it is: index it now.
+                        self._git("update-ref", f"{OPERATION_REFS}/{change.operation_id}", sha)
+                else:
+                    sha = published.base  # the operation's commit is in it, never pushed
+                refused = remote_push(self._git, sha, timeout=self.push_timeout)
+                if refused is None:
+                    new = change.operation_id if existing is None else None
+                    remote_pushed(self._git, sha=sha, operation_id=new, published=published)
+                    return Applied(ref=existing or sha, created=existing is None)
+                self.push_retry.sleep(self.push_retry.delay(attempt))
+                previous, published = published, self._sync()
+                if published.remote_tip == previous.remote_tip:
+                    # Refused with the tip where it was: not a race (a hook, rights).
+                    raise TargetUnavailable(self._push_failed(refused))
+            raise TargetUnavailable(
+                f"the remote's {BRANCH} moved under each of {self.push_retry.attempts} "
+                f"pushes in a row ({self._shown_remote()}); trying again later"
+            )
+
+    def _commit_change(self, change: Change, manifests: dict[str, str] | None) -> str:
+        """Replace the instance folder in the working tree, stage it, commit; the sha."""
+        folder = _folder(change.namespace, change.instance)
+        self._write_folder(folder, manifests)
+        if (self.repo_dir / folder).exists():
+            # --force: a .gitignore someone committed must not drop a manifest.
+            self._git("add", "--all", "--force", "--", folder)
+        else:
+            # `git add` refuses a path that matches nothing (an absent folder).
+            self._git("rm", "-r", "--quiet", "--cached", "--ignore-unmatch", "--", folder)
+        if self.pause_before_commit > 0:
+            # Fault tests only (see the class docstring).
+            time.sleep(self.pause_before_commit)
+        self._commit(change)
+        return self._git("rev-parse", "--verify", "HEAD").stdout.decode().strip()
+
     def _write_folder(self, folder: str, manifests: dict[str, str] | None) -> None:
+        namespace_dir = self.repo_dir / folder.split("/", 1)[0]
+        if namespace_dir.is_symlink() or (namespace_dir.exists() and not namespace_dir.is_dir()):
+            # Only reachable through a commit someone else made (Ops Market writes
+            # folders): writing through a link could land outside the repository.
+            raise TargetError(
+                f"{namespace_dir.name} in the GitOps repository is a file, not a folder; "
+                "remove it from the repository to deploy into that namespace"
+            )
         target = self.repo_dir / folder
-        # The tree equals HEAD here (see _prepare), and HEAD holds only regular files
-        # and folders written below, so nothing on this path can be a symlink.
+        # The tree equals a commit here (see _prepare/_reset) and symlinks are checked
+        # out as plain files (core.symlinks=false): nothing on this path is a link.
         if target.is_symlink() or target.is_file():
             target.unlink()
         elif target.exists():
@@ -348,9 +478,12 @@ class GitOpsTarget:
             env=env,
         )
 
-    def _find_commit(self, operation_id: str) -> str | None:
+    def _find_commit(self, operation_id: str, *, within: str | None = None) -> str | None:
         """The commit of ``operation_id``: its index ref, or HEAD when HEAD is that
-        operation's commit and its ref was not written yet (see _index_head)."""
+        operation's commit and its ref was not written yet (see _index_head).
+
+        ``within`` (with a remote): only a commit in that tip's history counts; a ref
+        may name a commit that never reached the remote (see gitops_remote)."""
         ref = self._git(
             "rev-parse",
             "--verify",
@@ -359,7 +492,12 @@ class GitOpsTarget:
             check=False,
         )
         if ref.returncode == 0:
-            return ref.stdout.decode().strip()
+            sha = ref.stdout.decode().strip()
+            if within is None or is_ancestor(self._git, sha, within):
+                return sha
+            return None
+        if within is not None:
+            return None  # _sync indexed everything up to ``within``
         head_sha, head_operation = self._head_operation()
         return head_sha if head_operation == operation_id else None
 
@@ -374,10 +512,10 @@ class GitOpsTarget:
         ).stdout.decode()
         sha, _, operation_id = output.strip().partition("\x1f")
         operation_id = operation_id.strip()
-        return sha, operation_id if _UUID.match(operation_id) else None
+        return sha, operation_id if OPERATION_ID.match(operation_id) else None
 
-    def _index_head(self) -> None:
-        """Give HEAD's operation its index ref if a killed writer did not.
+    def _index_head(self) -> str:
+        """Give HEAD's operation its index ref if a killed writer did not; HEAD's sha.
 
         Writers commit, then write the ref, all under the lock, and each lock holder
         runs this first: so every commit but HEAD has its ref, and a lookup needs the
@@ -387,59 +525,59 @@ class GitOpsTarget:
         """
         sha, operation_id = self._head_operation()
         if operation_id is None:
-            return
+            return sha
         ref = f"{OPERATION_REFS}/{operation_id}"
         if self._git("rev-parse", "--verify", "--quiet", ref, check=False).returncode != 0:
             self._git("update-ref", ref, sha)
+        return sha
 
-    def reindex(self) -> int:
-        """Write the index ref of every commit that carries an Operation-Id trailer; the
-        number written. Only for a repository adopted from elsewhere (history written
-        before its index): Ops Market's own writes keep the index complete."""
-        with self._locked():
-            self._prepare()
-            output = self._git(
-                "log",
-                "--format=%H%x1f%(trailers:key=Operation-Id,valueonly,separator=%x2C)%x1e",
-                "HEAD",
-                "--",
-            ).stdout.decode()
-            existing = set(
-                self._git("for-each-ref", "--format=%(refname)", OPERATION_REFS)
-                .stdout.decode()
-                .split()
-            )
-            updates = []
-            for record in output.split("\x1e"):
-                sha, _, operation_id = record.strip().partition("\x1f")
-                ref = f"{OPERATION_REFS}/{operation_id.strip()}"
-                # Newest first: a (foreign) id on two commits keeps the newest.
-                if _UUID.match(operation_id.strip()) and ref not in existing:
-                    existing.add(ref)
-                    updates.append(f"create {ref} {sha}\n")
-            if updates:
-                self._git("update-ref", "--stdin", stdin="".join(updates).encode())
-            return len(updates)
+    # --- the remote ------------------------------------------------------------------
 
-    def _push(self) -> None:
-        if not self.remote_url:
-            return
+    def _sync(self, *, index: bool = True) -> Published:
+        """Under the lock: fetch the remote's ``main`` and (unless only reading files)
+        index what is new in it (``gitops_remote``). While the remote has none, the
+        local ``main`` stands in for it and is indexed as without a remote."""
         try:
-            self._git(
-                "push",
-                "--quiet",
-                REMOTE,
-                f"refs/heads/{BRANCH}:refs/heads/{BRANCH}",
-                timeout=self.push_timeout,
-            )
+            fetched = remote_fetch(self._git, timeout=self.push_timeout)
         except TargetUnavailable as error:
-            raise TargetUnavailable(f"{error} ({redact_url(self.remote_url)})") from None
+            raise TargetUnavailable(f"{error} ({self._shown_remote()})") from None
+        if fetched.tip is None:
+            head = self._index_head() if index else "HEAD"
+            return Published(remote_tip=None, base=head, indexed_tip=fetched.indexed_tip)
+        if not index:
+            return Published(fetched.tip, fetched.tip, indexed_tip=fetched.indexed_tip)
+        index_fetched(self._git, fetched.tip, fetched.indexed_tip)
+        return Published(remote_tip=fetched.tip, base=fetched.tip, indexed_tip=fetched.tip)
+
+    def _published_tip(self) -> str | None:
+        """The commit reads answer from: HEAD without a remote (None before the first
+        commit); with one, the remote's ``main`` fetched now, under the lock (the
+        fetch writes refs another writer of this host may be writing)."""
+        if not self.remote_url:
+            return "HEAD" if self._has_head() else None
+        with self._locked():
+            self._prepare(repair_tree=False)
+            return self._sync(index=False).base
+
+    def _reset(self, tip: str) -> None:
+        """Make ``main``, the index and the working tree ``tip`` exactly."""
+        self._git("reset", "--hard", "--quiet", tip)
+        self._git("clean", "-ffdxq")
+
+    def _shown_remote(self) -> str | None:
+        return redact_url(self.remote_url) if self.remote_url else None
+
+    def _push_failed(self, reason: str) -> str:
+        if self.remote_url:
+            reason = reason.replace(self.remote_url, redact_url(self.remote_url))
+        return f"git push failed: {reason} ({self._shown_remote()})"
 
     # --- repository state ------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self, *, repair_tree: bool = True) -> None:
         """Under the lock: create the repository if needed, else repair what a killed
-        writer left behind. Either way the tree equals HEAD afterwards."""
+        writer left behind. With ``repair_tree``, the tree equals HEAD afterwards; the
+        write path with a remote resets it onto the remote's tip instead (_reset)."""
         git_dir = self.repo_dir / ".git"
         if not git_dir.is_dir():
             if self.repo_dir.is_dir() and any(self.repo_dir.iterdir()):
@@ -459,14 +597,19 @@ class GitOpsTarget:
             self._check_ours()
             for name in _STALE_GIT_LOCKS:
                 (git_dir / name).unlink(missing_ok=True)
-            self._git("reset", "--hard", "--quiet", "HEAD")
-            self._git("clean", "-ffdxq")
-            self._index_head()
-        if self.remote_url:
+            if repair_tree:
+                self._git("reset", "--hard", "--quiet", "HEAD")
+                self._git("clean", "-ffdxq")
+                if not self.remote_url:
+                    # With a remote, HEAD may be a commit whose push failed: _sync
+                    # indexes what the remote holds instead.
+                    self._index_head()
+        if self.remote_url and not self._remote_set:
             key = f"remote.{REMOTE}.url"
             current = self._git("config", "--get", key, check=False).stdout.decode().strip()
             if current != self.remote_url:
                 self._git("config", key, self.remote_url)
+            self._remote_set = True  # the repository is ours: nobody else changes it
 
     def _check_ours(self) -> None:
         # Each repair resets and cleans the tree: refuse a repository that Ops Market did
@@ -480,7 +623,19 @@ class GitOpsTarget:
                 f"{self.repo_dir} is not an Ops Market GitOps repository "
                 f"(no {MARKER_KEY}={MARKER_VALUE} in its .git/config)"
             )
+        # Once per process, for repositories created before these settings existed.
+        self._neutralise_foreign_content()
         self._ours = True
+
+    def _neutralise_foreign_content(self) -> None:
+        """Settings that keep what others commit (through a remote, or in an adopted
+        repository) from changing what a checkout or a commit of ours does: see the
+        module docstring, "Foreign content"."""
+        self._git("config", "core.symlinks", "false")
+        attributes = self.repo_dir / ".git" / "info" / "attributes"
+        if not attributes.is_file() or attributes.read_text() != NEUTRAL_ATTRIBUTES:
+            attributes.parent.mkdir(exist_ok=True)
+            attributes.write_text(NEUTRAL_ATTRIBUTES)
 
     def _init(self) -> None:
         self.repo_dir.mkdir(parents=True, exist_ok=True)
@@ -500,6 +655,7 @@ class GitOpsTarget:
             (MARKER_KEY, MARKER_VALUE),
         ):
             self._git("config", key, value)
+        self._neutralise_foreign_content()
         # An index half-written by a killed init would go into the initial commit.
         self._git("read-tree", "--empty")
         # git treats the empty tree as always present and would not store it, leaving
@@ -514,6 +670,7 @@ class GitOpsTarget:
             stdin=INITIAL_MESSAGE.encode(),
         )
         self._ours = True
+        self._remote_set = False  # a new repository: the remote is set after this
 
     def _has_head(self) -> bool:
         if not (self.repo_dir / ".git").is_dir():
@@ -568,7 +725,11 @@ class GitOpsTarget:
             raise TargetUnavailable(f"cannot run git: {error.strerror}") from None
         if check and result.returncode != 0:
             detail = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
-            last = detail[-1] if detail else f"exit status {result.returncode}"
+            # git explains over several lines ("fatal: '<url>' does not appear to be a
+            # git repository", ..., "and the repository exists."): the first fatal: or
+            # error: line says what failed.
+            said = [line for line in detail if line.startswith(("fatal:", "error:"))]
+            last = (said[:1] or detail[-1:] or [f"exit status {result.returncode}"])[0]
             if self.remote_url:
                 last = last.replace(self.remote_url, redact_url(self.remote_url))
             raise TargetUnavailable(f"git {args[0]} failed: {last}")

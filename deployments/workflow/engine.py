@@ -346,7 +346,7 @@ def _undo(run: Run) -> tuple[str, str, bool]:
     target = target_for(instance.namespace)
     previous = operation.from_revision
     intact = previous is not None
-    if target.find(str(operation.pk)) is None:
+    if target.find(str(operation.pk), instance.namespace.name, instance.name) is None:
         # What a killed apply wrote but never recorded (files, objects) goes.
         target.repair(instance.namespace.name, instance.name)
         return OperationState.FAILED, "nothing was applied", intact

@@ -28,7 +28,8 @@ def manifests_digest(manifests: Mapping[str, str]) -> str:
 
 
 def resources_of(manifests: Mapping[str, str]) -> list[dict[str, str]]:
-    """``{kind, name, file}`` of every document, for the instance page and search."""
+    """``{kind, name, file, api_version}`` of every document, for the instance page,
+    search and the live state."""
     found: list[dict[str, str]] = []
     for path, text in manifests.items():
         try:
@@ -42,7 +43,12 @@ def resources_of(manifests: Mapping[str, str]) -> list[dict[str, str]]:
                 metadata = document.get("metadata")
                 name = metadata.get("name") if isinstance(metadata, dict) else None
                 found.append(
-                    {"kind": str(document.get("kind", "?")), "name": str(name or "?"), "file": path}
+                    {
+                        "kind": str(document.get("kind", "?")),
+                        "name": str(name or "?"),
+                        "file": path,
+                        "api_version": str(document.get("apiVersion") or ""),
+                    }
                 )
     return found
 

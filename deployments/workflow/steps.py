@@ -43,6 +43,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     OperationKind.UPGRADE: ("resolve", "fetch", "validate", "render", "apply", "verify", "record"),
     OperationKind.ROLLBACK: ("resolve", "render", "apply", "verify", "record"),
     OperationKind.UNINSTALL: ("resolve", "apply", "verify", "record"),
+    OperationKind.REPAIR: ("resolve", "render", "apply", "verify", "record"),
 }
 
 
@@ -145,13 +146,16 @@ def step_resolve(run: Run) -> str:
         run.context["version"] = version.version
         run.context["archive_digest"] = version.digest
         return f"{version.app.name} {version.version} from market {version.app.market.name}"
-    if run.kind == OperationKind.ROLLBACK:
+    if run.kind in (OperationKind.ROLLBACK, OperationKind.REPAIR):
         revision = Revision.objects.filter(instance=run.instance, number=params["revision"]).first()
         if revision is None:
             raise StepFailed(f"revision {params['revision']} no longer exists")
         run.context["revision_id"] = revision.pk
         run.context["version"] = revision.app_version
         run.context["archive_digest"] = revision.archive_digest
+        if run.kind == OperationKind.REPAIR:
+            # The same revision again: recorded as itself, not as a new one.
+            run.context["revision_number"] = revision.number
         return f"revision {revision.number} ({run.instance.app_name} {revision.app_version})"
     # Uninstall: a dependent installed since the request would be broken.
     dependents = [i.name for i in run.instance.dependents.filter(status=InstanceStatus.DEPLOYED)]
@@ -188,7 +192,7 @@ def _next_revision_number(run: Run) -> int:
 
 def step_render(run: Run) -> str:
     number = _next_revision_number(run)
-    if run.kind == OperationKind.ROLLBACK:
+    if run.kind in (OperationKind.ROLLBACK, OperationKind.REPAIR):
         revision = Revision.objects.get(pk=run.context["revision_id"])
         manifests = decrypt_json(revision.manifests_encrypted)
         run.context["values"] = revision.values_encrypted
@@ -198,6 +202,8 @@ def step_render(run: Run) -> str:
         run.context["secret_paths"] = revision.secret_paths
         run.context["digest"] = manifests_digest(manifests)
         restored = len(manifests)
+        if run.kind == OperationKind.REPAIR:
+            return f"applies the {restored} files of revision {number} again"
         return f"restores the {restored} files of revision {revision.number} as revision {number}"
     user_values = run.user_values()
     instance = InstanceContext(
@@ -231,7 +237,7 @@ def step_apply(run: Run) -> str:
         raise StepFailed(str(exc)) from None
     run.context["commit"] = applied.ref
     again = "" if applied.created else " (already applied by an earlier attempt)"
-    return f"{target.name} commit {applied.ref[:12]}{again}"
+    return f"{applied.summary or f'{target.name} commit {applied.ref[:12]}'}{again}"
 
 
 def step_verify(run: Run) -> str:

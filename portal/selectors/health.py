@@ -1,4 +1,4 @@
-"""What /healthz reports: database, worker queue, search and storage."""
+"""What /healthz reports: database, worker queue, search, storage and the Kafka stream."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from portal import seams
 from portal.queue import queue_problem
 
 
@@ -55,12 +56,37 @@ def _check_storage() -> dict[str, Any]:
         return {"ok": False, "backend": "local", "error": type(exc).__name__}
 
 
+def _check_kafka() -> dict[str, Any]:
+    """The metrics stream: whether Kafka answers this process now, and the counters of
+    every producing process (delivered, dropped by reason, waiting). Not configured is
+    fine; a down Kafka is reported, never fatal (scraping goes on without it)."""
+    if not settings.KAFKA_BOOTSTRAP_SERVERS:
+        return {"ok": True, "configured": False}
+    report: dict[str, Any] = {"configured": True}
+    connected = seams.kafka_stream_probe(timeout=1.0)
+    report.update(ok=bool(connected), connected=bool(connected))
+    try:
+        summary = seams.kafka_stream_summary()
+    except Exception as exc:  # the database being down is reported under database
+        report["error"] = type(exc).__name__
+        return report
+    report.update(
+        producers=summary.producers,
+        backlog=summary.backlog,
+        delivered=summary.delivered,
+        dropped=summary.dropped_total,
+        dropped_by_reason=summary.dropped,
+    )
+    return report
+
+
 def health_report() -> dict[str, Any]:
     report: dict[str, Any] = {
         "database": _check_database(),
         "queue": _check_queue(),
         "search": _check_search(),
         "storage": _check_storage(),
+        "kafka": _check_kafka(),
     }
     report["ok"] = all(part["ok"] for part in report.values())
     return report

@@ -16,6 +16,7 @@ from deployments.models import Namespace
 from market.models import Market
 from portal.models import Role
 from tests.deployments.apps import workflow_market
+from tests.deployments.kube_live import kube_namespace  # noqa: F401  (a namespace in it)
 from tests.deployments.kube_support import kube  # noqa: F401  (the Kubernetes API server)
 from tests.deployments.worker import new_queue
 from tests.factories import make_namespace, make_team, make_user

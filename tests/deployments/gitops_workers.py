@@ -11,8 +11,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from deployments.targets.base import Change
+from deployments.targets.base import Change, TargetUnavailable
 from deployments.targets.gitops import GitOpsTarget
+
+TRANSIENT_RETRIES = 5
 
 
 def make_change(
@@ -43,23 +45,40 @@ def manifests_for(instance: str, version: str) -> dict[str, str]:
     }
 
 
-def apply_many(repo_dir: str, worker: int, count: int, results: Any) -> None:
+def apply_many(
+    repo_dir: str,
+    worker: int,
+    count: int,
+    results: Any,
+    remote_url: str | None = None,
+    namespace: str = "team-a",
+) -> None:
     """Install then upgrade instances of its own, ``count`` changes in all, and put
-    ``(worker, [(operation_id, sha, created)...], error)`` on ``results``."""
-    target = GitOpsTarget(Path(repo_dir))
-    done: list[tuple[str, str, bool]] = []
+    ``(worker, [(operation_id, sha, created)...], error)`` on ``results``.
+
+    A transient failure is retried with the same change, as the workflow would (the
+    entry then counts the tries in a fourth field, ``retries``)."""
+    target = GitOpsTarget(Path(repo_dir), remote_url=remote_url)
+    done: list[tuple[str, str, bool, int]] = []
     try:
         for index in range(count):
             instance = f"w{worker}-app{index % 5}"
             version = f"1.{index}.0"
             change = make_change(
                 "install" if index < 5 else "upgrade",
+                namespace=namespace,
                 instance=instance,
                 version=version,
                 requested_by=f"worker{worker}",
             )
-            applied = target.apply(change, manifests_for(instance, version))
-            done.append((change.operation_id, applied.ref, applied.created))
+            for retries in range(TRANSIENT_RETRIES + 1):
+                try:
+                    applied = target.apply(change, manifests_for(instance, version))
+                    break
+                except TargetUnavailable:
+                    if retries == TRANSIENT_RETRIES:
+                        raise
+            done.append((change.operation_id, applied.ref, applied.created, retries))
         results.put((worker, done, None))
     except Exception:
         results.put((worker, done, traceback.format_exc()))

@@ -59,7 +59,12 @@ def test_install_then_read_instance_operation_and_revisions(
     assert (detail["status"], detail["version"], detail["revision"]) == ("deployed", "1.0.0", 1)
     assert detail["values"]["apiKey"] == "********"
     assert detail["values"]["replicas"] == 3
-    assert {"kind": "Deployment", "name": "shop", "file": "deployment.yaml"} in detail["resources"]
+    assert {
+        "kind": "Deployment",
+        "name": "shop",
+        "file": "deployment.yaml",
+        "api_version": "apps/v1",
+    } in detail["resources"]
     assert "top-secret" not in str(api.get(URL + "shop/").content)
     assert detail["dependencies"] == ["redis-lite"]
 

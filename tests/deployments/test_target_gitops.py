@@ -434,15 +434,15 @@ def test_two_processes_applying_at_once_lose_and_duplicate_nothing(repo: Path) -
 
     for worker, done, error in outcomes:
         assert error is None, f"worker {worker}: {error}"
-        assert len(done) == per_worker and all(created for _, _, created in done)
+        assert len(done) == per_worker and all(created for _, _, created, _ in done)
     assert commit_count(repo) == 1 + 2 * per_worker
-    shas = {sha for _, done, _ in outcomes for _, sha, _ in done}
+    shas = {sha for _, done, _ in outcomes for _, sha, _, _ in done}
     assert len(shas) == 2 * per_worker
     git(repo, "fsck", "--strict", "--no-progress")
     assert status(repo) == ""
     target = GitOpsTarget(repo)
     for _, done, _ in outcomes:
-        for operation_id, sha, _ in done:
+        for operation_id, sha, _, _ in done:
             assert target.find(operation_id) == sha
     # Every instance holds what its last change wrote.
     for worker in (1, 2):
@@ -539,7 +539,7 @@ def test_reindex_indexes_history_written_without_the_index(
     assert target.reindex() == 0
 
 
-# --- pushing ---------------------------------------------------------------------------
+# --- pushing (several hosts sharing a remote: test_target_gitops_hosts.py) -------------
 
 
 def bare_remote(path: Path) -> Path:
@@ -558,45 +558,6 @@ def test_each_commit_is_pushed_to_the_remote(tmp_path: Path, repo: Path) -> None
     assert git(remote, "log", "-1", "--format=%s", "main").strip() == (
         "uninstall team-a/web nginx@1.0.0"
     )
-
-
-def test_a_failed_push_keeps_the_commit_and_the_retry_pushes_it(tmp_path: Path, repo: Path) -> None:
-    remote = tmp_path / "later.git"  # not there yet: every push fails
-    target = GitOpsTarget(repo, remote_url=f"file://{remote}")
-    change = make_change()
-
-    with pytest.raises(TargetUnavailable, match="push"):
-        target.apply(change, {"a.yaml": "a"})
-    committed = target.find(change.operation_id)
-    assert committed is not None
-    assert commit_count(repo) == 2
-
-    bare_remote(remote)
-    assert target.apply(change, {"a.yaml": "a"}) == Applied(ref=committed, created=False)
-    assert commit_count(repo) == 2
-    assert git(remote, "rev-parse", "main").strip() == committed
-
-
-def test_a_push_refused_by_a_diverged_remote_is_transient(tmp_path: Path, repo: Path) -> None:
-    remote = bare_remote(tmp_path / "remote.git")
-    other = tmp_path / "other"
-    git(tmp_path, "init", "-q", "-b", "main", str(other))
-    git(
-        other,
-        "-c",
-        "user.name=x",
-        "-c",
-        "user.email=x@x",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "someone else",
-    )
-    git(other, "push", "-q", str(remote), "main")
-
-    with pytest.raises(TargetUnavailable):
-        GitOpsTarget(repo, remote_url=str(remote)).apply(make_change(), {"a.yaml": "a"})
 
 
 def test_remote_urls_are_redacted_and_checked() -> None:

@@ -281,3 +281,62 @@ def test_a_remote_down_through_more_retries_than_the_attempt_limit_ends_succeede
         "install pay-prod/cache redis-lite@1.0.0"
     )
     assert commit_subjects(data_dir / "gitops") == ["install pay-prod/cache redis-lite@1.0.0"]
+
+
+def test_two_hosts_with_their_own_data_folders_install_into_one_remote(
+    queue: str, tmp_path: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    """SPEC 12: two workers sharing the database, the broker and GITOPS_REMOTE_URL but
+    no file system, taking installs into one namespace off one queue."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    # Someone else's commit is there first and stays.
+    person = tmp_path / "person"
+    git(tmp_path, "clone", "-q", str(remote), str(person))
+    (person / "README.md").write_text("# clusters\n")
+    git(person, "add", "README.md")
+    git(person, "-c", "user.name=Pat", "-c", "user.email=p@x", "commit", "-q", "-m", "README")
+    git(person, "push", "-q", "origin", "HEAD:main")
+    env = {"GITOPS_REMOTE_URL": str(remote)}
+    names = [f"cache-{number}" for number in range(1, 9)]
+    with (
+        celery_worker(tmp_path / "host-1", queue, env=env) as first,
+        celery_worker(tmp_path / "host-2", queue, env=env) as second,
+    ):
+        operations = [
+            instance_install(
+                actor=Actor(user=operator),
+                namespace=namespace,
+                market=apps_market,
+                name=name,
+                app="redis-lite",
+            ).operation.pk
+            for name in names
+        ]
+        # The first one delivered twice more, as a redelivery would: whichever host
+        # takes a copy finds the commit on the remote.
+        for _ in range(2):
+            operation_run_task.apply_async((str(operations[0]),), queue=queue)
+        done = [finished(pk, first, timeout=180) for pk in operations]
+        wait_for(
+            lambda: (
+                first.output().count("succeeded in") + second.output().count("succeeded in")
+                >= len(operations) + 2
+            ),
+            what="every message",
+            worker=second,
+        )
+
+    assert [operation.state for operation in done] == ["succeeded"] * len(names)
+    assert "succeeded in" in first.output() and "succeeded in" in second.output()
+    trailers = git(remote, "log", "--format=%(trailers:key=Operation-Id,valueonly)", "main")
+    assert sorted(trailers.split()) == sorted(str(pk) for pk in operations)
+    assert git(remote, "rev-list", "--merges", "main") == ""
+    assert git(remote, "log", "--reverse", "--format=%s", "main").splitlines()[0] == "README"
+    files = git(remote, "ls-tree", "-r", "--name-only", "main").split()
+    assert files == sorted(
+        ["README.md"]
+        + [f"pay-prod/{name}/{file}" for name in names for file in ("secret.yaml", "service.yaml")]
+    )
+    for folder in ("host-1", "host-2"):
+        assert (tmp_path / folder / "gitops" / ".git").is_dir()

@@ -6,7 +6,8 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 
-from deployments.models import Namespace
+from deployments.models import Cluster, Namespace
+from portal.crypto import encrypt_json
 from portal.models import ApiToken, AuditEvent, Membership, Role, Team
 from tests.factories import make_namespace, make_team, make_token, make_user
 
@@ -234,3 +235,22 @@ def test_user_edits_in_the_admin_are_audited_without_secrets(admin_client, user)
     event = AuditEvent.objects.get()
     assert (event.action, event.target_type, event.via) == ("user.update", "auth.user", "admin")
     assert "a-new-Passw0rd" not in str(event.detail)
+
+
+def test_a_kubernetes_namespace_added_in_the_admin_needs_a_cluster(admin_client):
+    ops = make_team("ops")
+    cluster = Cluster.objects.create(
+        name="prod", server="https://k8s.example.test:6443", token_encrypted=encrypt_json("x")
+    )
+    fields = {"name": "shop", "team": str(ops.pk), "target": "kubernetes", "description": ""}
+
+    refused = admin_client.post("/admin/deployments/namespace/add/", fields)
+
+    assert refused.status_code == 200
+    assert "needs a cluster" in refused.content.decode()
+    assert not Namespace.objects.exists()
+
+    admin_client.post("/admin/deployments/namespace/add/", {**fields, "cluster": str(cluster.pk)})
+
+    assert Namespace.objects.get(name="shop").cluster == cluster
+    assert AuditEvent.objects.get(action="namespace.create").detail["cluster"] == "prod"

@@ -35,6 +35,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.services]
 INSTANCE = "app.kubernetes.io/instance"
 
 
+@pytest.fixture(autouse=True)
+def _no_stream(settings: Any) -> None:
+    # The stream has tests of its own (test_stream.py); a real producer started here
+    # would live on in the process and count among theirs.
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+
+
 @pytest.fixture
 def core(kube: KubeServer) -> Iterator[client.CoreV1Api]:
     access = ClusterAccess(

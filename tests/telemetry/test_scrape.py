@@ -23,6 +23,13 @@ from tests.telemetry.support import closed_port, exporter, hostile, requests_reg
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
+@pytest.fixture(autouse=True)
+def _no_stream(settings: Any) -> None:
+    # The stream has tests of its own (test_stream.py); a real producer started here
+    # would live on in the process and count among theirs.
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+
+
 @pytest.fixture
 def instance(team: Any, settings: Any) -> Any:
     settings.ELASTICSEARCH_URL = ""  # the database backend: these tests are about scraping

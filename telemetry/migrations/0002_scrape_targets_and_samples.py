@@ -7,10 +7,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
         ('deployments', '0007_namespace_kubernetes_cluster'),
+        ('telemetry', '0001_stream_producer_counters'),
     ]
 
     operations = [
