@@ -294,6 +294,39 @@ METRICS_ALLOW_FROM = (
     else ["127.0.0.0/8", "::1/128"]
 )
 
+# --- instance metrics (SPEC sections 10 and 13) ------------------------------------
+
+# Exporters of instances on Kubernetes targets are found and scraped this often;
+# each scrape may take the timeout and read at most METRICS_MAX_BYTES (a larger body
+# marks the target down).
+METRICS_SCRAPE_INTERVAL_SECONDS = env_int("METRICS_SCRAPE_INTERVAL_SECONDS", 30, minimum=5)
+METRICS_SCRAPE_TIMEOUT_SECONDS = env_int("METRICS_SCRAPE_TIMEOUT_SECONDS", 10, minimum=1)
+METRICS_MAX_BYTES = env_int("METRICS_MAX_BYTES", 10 * 1024**2, minimum=1024)
+# Samples are kept this long where the portal stores them (Elasticsearch with
+# ELASTICSEARCH_URL, else the database).
+METRICS_RETENTION_HOURS = env_int("METRICS_RETENTION_HOURS", 168, minimum=1)
+# Exporters scraped at once by one round (threads of the worker running it).
+METRICS_SCRAPE_CONCURRENCY = env_int("METRICS_SCRAPE_CONCURRENCY", 16, minimum=1)
+# Database backend: points older than this keep one point per
+# METRICS_DOWNSAMPLE_SECONDS per series, so SQLite stays small for a week of samples.
+METRICS_DOWNSAMPLE_AFTER_HOURS = env_int("METRICS_DOWNSAMPLE_AFTER_HOURS", 6, minimum=1)
+METRICS_DOWNSAMPLE_SECONDS = env_int("METRICS_DOWNSAMPLE_SECONDS", 300, minimum=10)
+CELERY_BEAT_SCHEDULE["metrics-discover"] = {
+    "task": "telemetry.tasks.metrics_discover_task",
+    "schedule": METRICS_SCRAPE_INTERVAL_SECONDS,
+    # A round that waited longer than an interval in the queue is already stale.
+    "options": {"expires": METRICS_SCRAPE_INTERVAL_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["metrics-scrape"] = {
+    "task": "telemetry.tasks.metrics_scrape_task",
+    "schedule": METRICS_SCRAPE_INTERVAL_SECONDS,
+    "options": {"expires": METRICS_SCRAPE_INTERVAL_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["metrics-prune"] = {
+    "task": "telemetry.tasks.metrics_prune_task",
+    "schedule": 600,
+}
+
 # --- search -----------------------------------------------------------------
 
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")

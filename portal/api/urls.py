@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("deployments.urls_api")),
     path("", include("search.urls_api")),
     path("", include("builds.urls_api")),
+    path("", include("telemetry.urls_api")),
 ]
