@@ -64,6 +64,11 @@ MARKET_KEY = "market.json"
 CAS_ATTEMPTS = 30
 
 
+def _now() -> datetime:
+    """The clock every expiry check reads (one seam, so tests can move it)."""
+    return datetime.now(UTC)
+
+
 class SigningRefused(Exception):
     """A signing operation that cannot be done as asked; the message is one line."""
 
@@ -158,7 +163,7 @@ def _serializer(keys: list[PrivateKey] | None) -> Callable[[JsonDoc], bytes]:
         return dump_json
 
     def signed(doc: JsonDoc) -> bytes:
-        expires = expires_in(settings.MARKET_SIGNATURE_DAYS)
+        expires = expires_in(settings.MARKET_SIGNATURE_DAYS, now=_now())
         return dump_json(document_sign(doc, keys=keys, expires=expires))
 
     return signed
@@ -208,7 +213,7 @@ def market_sign_init(
         version=1,
         keys=_key_entries(keys),
         threshold=threshold,
-        expires=expires_in(settings.MARKET_ROOT_DAYS),
+        expires=expires_in(settings.MARKET_ROOT_DAYS, now=_now()),
         signers=[_private(k) for k in keys],
     )
     data = dump_json(root)
@@ -231,7 +236,12 @@ def market_sign_init(
 
 
 def market_root_rotate(
-    *, actor: Actor, market: Market, keyids: list[str] | None = None, threshold: int | None = None
+    *,
+    actor: Actor,
+    market: Market,
+    keyids: list[str] | None = None,
+    threshold: int | None = None,
+    retire_dropped: bool = False,
 ) -> dict:
     """Publish root.json version N+1 naming `keyids` (default: the same keys, which
     renews its expiry), and sign market.json with them.
@@ -243,7 +253,8 @@ def market_root_rotate(
        the new root before the next step still finds enough signatures;
     3. write roots/<N+1>.json create-only (a second rotation racing this one
        loses here), then root.json compare-and-swap on what step 1 read;
-    4. sign market.json again with the new keys only.
+    4. sign market.json again with the new keys only;
+    5. with `retire_dropped`, retire the keys of version N the new root drops.
     """
     from market.services.markets import storage_for_market
 
@@ -284,7 +295,7 @@ def market_root_rotate(
         version=old["version"] + 1,
         keys=_key_entries(rows),
         threshold=threshold,
-        expires=expires_in(settings.MARKET_ROOT_DAYS),
+        expires=expires_in(settings.MARKET_ROOT_DAYS, now=_now()),
         signers=list({k.keyid: k for k in old_keys + new_keys}.values()),
     )
     root_check_signed(new, previous=old)  # what every subscriber will check
@@ -311,6 +322,10 @@ def market_root_rotate(
             "previous_keyids": sorted(old["keys"]),
         },
     )
+    if retire_dropped:
+        dropped = set(old["keys"]) - set(new["keys"])
+        for key in SigningKey.objects.filter(keyid__in=dropped, retired_at__isnull=True):
+            signing_key_retire(actor=actor, key=key)
     return new
 
 
@@ -323,7 +338,7 @@ def market_resign(*, actor: Actor, market: Market, force: bool = False) -> list[
     root = _read_root(storage)
     if root is None:
         return []
-    due = datetime.now(UTC) + timedelta(days=settings.MARKET_RESIGN_DAYS)
+    due = _now() + timedelta(days=settings.MARKET_RESIGN_DAYS)
     renewed: list[str] = []
     if force or parse_iso(root["expires"], what="root.json") <= due:
         market_root_rotate(actor=actor, market=market)
@@ -400,7 +415,7 @@ def market_signature_check(
     Pinned: walk root.json forward from the trusted root and check market.json
     against the newest (SignatureError on any failure). Not pinned: nothing is
     checked; the summary says whether the document claims signatures."""
-    now = now or datetime.now(UTC)
+    now = now or _now()
     if market.trust_root is None:
         claimed = doc.get("signatures")
         if not isinstance(claimed, list) or not claimed:
@@ -425,7 +440,7 @@ def market_signature_fresh(*, market: Market, now: datetime | None = None) -> No
     if market.trust_root is None or not market.signature.get("expires"):
         return
     expires = parse_iso(market.signature["expires"], what="market.json")
-    if expires <= (now or datetime.now(UTC)):
+    if expires <= (now or _now()):
         raise SignatureError(
             f"market.json expired on {iso(expires)}: the market is frozen or its publisher"
             " stopped re-signing it"
