@@ -7,6 +7,7 @@ exactly as it was; a rotation made with the old keys is accepted."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from market.models import App, AppVersion, Market, SigningKey
+from market.services import fetch as fetch_module
 from market.services import signing as signing_service
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.services.markets import MarketRefused, market_add, market_init
@@ -292,8 +294,13 @@ def test_an_index_that_is_not_the_signed_one_is_refused(served: Served) -> None:
     assert catalogue(subscriber) == before
 
 
-def test_a_swapped_archive_is_refused_at_fetch(served: Served) -> None:
+def test_a_swapped_archive_is_refused_at_fetch(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     subscriber, before = synced(served)
+    # Packages this process already read, by digest (other tests publish the same
+    # bytes): verified bytes stay true, but this test is about reading storage.
+    monkeypatch.setattr(fetch_module, "_read", OrderedDict())
     _, evil = small_package("app-a", "1.0.0", title="Evil twin")
     good = served.read("apps/app-a/app-a-1.0.0.tgz")
     served.write("apps/app-a/app-a-1.0.0.tgz", evil)
