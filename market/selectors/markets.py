@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 
 from market.models import Market
 
@@ -10,6 +13,11 @@ def market_get(*, name: str) -> Market:
     if market is None:
         raise Http404("No such market.")
     return market
+
+
+def _shown_date(raw: Any) -> str:
+    moment = parse_datetime(str(raw or "").replace("Z", "+00:00"))
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "?"
 
 
 def market_signature_summary(*, market: Market) -> dict[str, str]:
@@ -29,7 +37,7 @@ def market_signature_summary(*, market: Market) -> dict[str, str]:
             "state": "verified",
             "text": f"Signed by {names}",
             "detail": f"Verified against the pinned root.json (version {version});"
-            f" the signature holds until {signature.get('expires', '?')}.",
+            f" the signature holds until {_shown_date(signature.get('expires'))}.",
         }
     if signers:
         return {
