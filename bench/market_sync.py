@@ -172,6 +172,26 @@ def publish_one_fake_version(root: Path, name: str, version: str) -> None:
     update_json(storage, "market.json", apply)
 
 
+def sign_market(root: Path) -> bytes:
+    """Make the market at `root` a signed one, through the services a publisher uses
+    (a team key, root.json version 1, market.json signed by the one writer of it);
+    return root.json, which subscribers pin."""
+    import json
+
+    from market.services.signing import market_json_create, market_sign_init
+    from market.storage.local import LocalStorage
+    from portal.actors import Actor
+    from portal.models import Team
+
+    storage = LocalStorage(root, writable=True)
+    team, _ = Team.objects.get_or_create(name="bench-signers")
+    market_sign_init(actor=Actor.system(), storage=storage, team=team)
+    doc = json.loads((root / "market.json").read_bytes())
+    (root / "market.json").unlink()
+    market_json_create(storage=storage, doc=doc)
+    return (root / "root.json").read_bytes()
+
+
 # --- serving it ------------------------------------------------------------------------
 
 
@@ -403,6 +423,8 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, workdir: Path, database: str) -> None:
+    import json
+
     import yaml
 
     from market.services.markets import market_add
@@ -455,6 +477,49 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> None:
         tracemalloc.stop()
         rss_after_sync = ru_maxrss_mib()
 
+        # The same market, signed: a subscriber pinning its root (root.json walked,
+        # market.json's signature and expiry checked) against one that does not,
+        # taking turns so both meet the same load on the host.
+        trust_root = sign_market(root)
+        plain_times: list[float] = []
+        signed_times: list[float] = []
+        plain_cpu: list[float] = []
+        signed_cpu: list[float] = []
+        for attempt in range(args.repeat):
+            for pinned, times, cpus in (
+                (False, plain_times, plain_cpu),
+                (True, signed_times, signed_cpu),
+            ):
+                market = market_add(
+                    actor=Actor.system(),
+                    name=f"bench-{'signed' if pinned else 'plain'}-{attempt}",
+                    location=url,
+                    allow_private_network=True,
+                    trust_root=trust_root if pinned else None,
+                )
+                started, cpu = time.perf_counter(), time.process_time()
+                report = market_sync(market=market)
+                times.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
+                assert len(report.added) == args.apps and not report.skipped
+                if pinned:
+                    assert market.signature["verified"], market.signature
+                    signed_cold = report
+        started = time.perf_counter()
+        signed_unchanged = market_sync(market=market)
+        signed_unchanged_time = time.perf_counter() - started
+        # The check alone (root.json read, signature and expiry of market.json).
+        from market.index import parse_market_json
+        from market.services.markets import storage_for_market
+        from market.services.signing import market_signature_check
+
+        market.trust_root = json.loads(trust_root)
+        storage = storage_for_market(market)
+        signed_doc = parse_market_json(storage.get("market.json").data)
+        started = time.perf_counter()
+        market_signature_check(market=market, storage=storage, doc=signed_doc)
+        check_time = time.perf_counter() - started
+
     yaml_times, yaml_cpu = [], []
     for _ in range(args.repeat):
         started, cpu = time.perf_counter(), time.process_time()
@@ -488,6 +553,45 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> None:
         f"ratio {one_new_time / yaml_best:.4f}  target <= 3 requests "
         + verdict(one_new.requests <= 3),
     )
+    plain_best, signed_best = min(plain_times), min(signed_times)
+    line(
+        "signed market: cold sync, signatures not checked",
+        f"{plain_best:.3f}s",
+        "ratio 1.00 (baseline of the next line)",
+    )
+    line(
+        "signed market: cold sync, root pinned, verified",
+        f"{signed_best:.3f}s, {signed_cold.requests} requests",
+        f"ratio {signed_best / plain_best:.3f}  target <= 1.10 "
+        + verdict(signed_best <= 1.1 * plain_best),
+    )
+    line(
+        "  the same, CPU time of this process (best)",
+        f"{min(signed_cpu):.3f}s / {min(plain_cpu):.3f}s",
+        f"ratio {min(signed_cpu) / min(plain_cpu):.3f}  target <= 1.10 "
+        + verdict(min(signed_cpu) <= 1.1 * min(plain_cpu)),
+    )
+    line(
+        "  the check alone: root.json + market.json signature",
+        f"{check_time * 1000:.1f}ms",
+        f"{check_time / signed_best:.2%} of the pinned cold sync",
+    )
+    line(
+        "signed / unsigned market: cold sync, pinned",
+        f"{signed_best:.3f}s / {cold_best:.3f}s",
+        f"ratio {signed_best / cold_best:.3f}  target <= 1.10 "
+        + verdict(signed_best <= 1.1 * cold_best),
+    )
+    line(
+        "signed market: unchanged sync, pinned",
+        f"{signed_unchanged_time * 1000:.1f}ms, {signed_unchanged.requests} request(s)",
+        "target 1 request " + verdict(signed_unchanged.requests == 1),
+    )
+    line(
+        "signed market, every run: unchecked / pinned",
+        ", ".join(f"{a:.2f}/{b:.2f}s" for a, b in zip(plain_times, signed_times, strict=True)),
+    )
+    line("signed market, every run: CPU unchecked / pinned", runs(plain_cpu, signed_cpu))
     line("cold sync, every run: wall / CPU", runs(cold_times, cold_cpu))
     line("YAML load, every run: wall / CPU", runs(yaml_times, yaml_cpu))
     line("peak traced memory, one cold sync", f"{traced_peak / 2**20:.1f} MiB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -19,11 +20,12 @@ from market.models import App, AppVersion, Market
 from market.package import PackageRefused
 from market.selectors.browse import market_location
 from market.selectors.catalogue import app_get, app_version_get, catalogue_apps
-from market.selectors.markets import market_get
+from market.selectors.markets import market_get, market_signature_summary
 from market.services.details import version_readme
 from market.services.markets import MarketExists, MarketRefused, market_add
 from market.services.publish import can_publish, package_publish
 from market.services.sync import sync_job_enqueue
+from market.signing import MAX_ROOT_BYTES
 from market.storage.base import StorageError
 from portal.actors import actor_from_request
 from portal.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
@@ -39,6 +41,13 @@ class MarketOutput(serializers.ModelSerializer):
     location = serializers.SerializerMethodField(
         help_text="Where the market is (staff only; null for others). Never credentials."
     )
+    signature = serializers.SerializerMethodField(
+        help_text="Who signed market.json at the last sync: state verified (checked against"
+        " the pinned root), unverified (no root pinned) or unsigned."
+    )
+    trust_root_version = serializers.SerializerMethodField(
+        help_text="Version of the root.json this subscription trusts; null: none pinned."
+    )
 
     class Meta:
         model = Market
@@ -53,7 +62,20 @@ class MarketOutput(serializers.ModelSerializer):
             "last_synced_at",
             "last_sync_error",
             "apps",
+            "signature",
+            "trust_root_version",
         ]
+
+    def get_signature(self, obj: Market) -> dict[str, Any]:
+        summary = market_signature_summary(market=obj)
+        return {
+            "state": summary["state"],
+            "signers": (obj.signature or {}).get("signers", []),
+            "expires": (obj.signature or {}).get("expires") or None,
+        }
+
+    def get_trust_root_version(self, obj: Market) -> int | None:
+        return (obj.trust_root or {}).get("version")
 
     def get_location(self, obj: Market) -> str | None:
         request = self.context.get("request")
@@ -76,6 +98,18 @@ class MarketInput(serializers.Serializer):
         write_only=True,
         help_text="Stored encrypted, never returned.",
     )
+    trust_root = serializers.JSONField(
+        required=False,
+        help_text="A signed market's root.json (the document itself), obtained from its"
+        " publishers out of band: every sync then checks market.json's signatures.",
+    )
+
+    def validate_trust_root(self, value: Any) -> bytes:
+        # The service checks the document; bytes, as a file would give them.
+        data = json.dumps(value).encode()
+        if len(data) > MAX_ROOT_BYTES:
+            raise serializers.ValidationError(f"a root.json is at most {MAX_ROOT_BYTES} bytes")
+        return data
 
 
 class JobOutput(serializers.Serializer):
@@ -167,7 +201,8 @@ class MarketListView(GenericAPIView):
         except MarketExists as exc:
             raise Conflict(str(exc)) from None
         except MarketRefused as exc:
-            raise serializers.ValidationError({"location": [str(exc)]}) from None
+            field = "trust_root" if str(exc).startswith("trust root:") else "location"
+            raise serializers.ValidationError({field: [str(exc)]}) from None
         market.app_count = 0  # type: ignore[attr-defined]
         return Response(
             MarketOutput(market, context={"request": request}).data,

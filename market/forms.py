@@ -12,6 +12,7 @@ from django.template.defaultfilters import filesizeformat
 
 from guards.slugs import SLUG_MAX_LENGTH, validate_slug
 from market.models import Market
+from market.signing import MAX_ROOT_BYTES
 from portal.models import Team
 
 SORT_CHOICES = [("name", "Name"), ("updated", "Last update")]
@@ -139,6 +140,24 @@ class MarketAddForm(forms.Form):
         label="Publishing teams",
         help_text="Operators and admins of these teams may publish; staff always may.",
     )
+    trust_root = forms.FileField(
+        required=False,
+        label="Trusted root.json",
+        help_text="For a signed market: its root.json, obtained from its publishers through"
+        " a channel you trust. Every sync then checks market.json's signatures against it"
+        " and refuses a market that was tampered with, rolled back or left to expire.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}),
+    )
+
+    def clean_trust_root(self) -> bytes | None:
+        upload = self.cleaned_data.get("trust_root")
+        if not upload:
+            return None
+        if upload.size is not None and upload.size > MAX_ROOT_BYTES:
+            raise forms.ValidationError(
+                f"A root.json is at most {filesizeformat(MAX_ROOT_BYTES)}.", code="too_large"
+            )
+        return bytes(upload.read(MAX_ROOT_BYTES + 1))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

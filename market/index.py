@@ -24,6 +24,10 @@ class MarketDocumentError(ValueError):
     """A market document that breaks format 1."""
 
 
+class IndexDigestMismatch(MarketDocumentError):
+    """An index.json whose bytes are not the ones market.json names."""
+
+
 class VersionConflict(Exception):
     """The version exists with another digest: versions are immutable."""
 
@@ -172,7 +176,7 @@ def check_market_entry(name: str, entry: Any) -> None:
 def parse_index_json(name: str, data: bytes, expected_digest: str) -> dict[str, Any]:
     """Validate a remote index.json against the digest market.json promised."""
     if sha256_hex(data) != expected_digest:
-        raise MarketDocumentError(f"{name}: index.json does not match its index_digest")
+        raise IndexDigestMismatch(f"{name}: index.json does not match its index_digest")
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError):

@@ -38,6 +38,13 @@ class Market(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.CharField(max_length=500, blank=True)
     last_sync_report = models.JSONField(default=dict, blank=True)
+    # The root.json this subscription trusts (SPEC 14): the one pinned when it was
+    # added, then each newer version a sync verified against the one before.
+    # None: signatures are not checked.
+    trust_root = models.JSONField(null=True, blank=True, editable=False)
+    # What the last sync learnt of market.json's signatures: {"verified": bool,
+    # "signers": [{"keyid", "team"}], "expires": ISO date}; {} for an unsigned market.
+    signature = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -138,3 +145,23 @@ class SyncJob(models.Model):
 
     def __str__(self) -> str:
         return f"sync of {self.market} ({self.state})"
+
+
+class SigningKey(models.Model):
+    """An Ed25519 key a team signs its markets with (SPEC 14). The private half is
+    Fernet-encrypted at rest (portal.crypto) and never leaves the signing service."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="signing_keys")
+    # sha256 hex of the raw public key, as root.json names it.
+    keyid = models.CharField(max_length=64, unique=True)
+    public = models.CharField(max_length=64, help_text="Raw public key, base64.")
+    private_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    # A retired key signs nothing any more; it stays listed so old roots still read.
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["team__name", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.team.name} key {self.keyid[:8]}"

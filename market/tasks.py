@@ -51,3 +51,13 @@ def app_details_task(app_ids: list[int]) -> None:
 
     for app in App.objects.filter(pk__in=app_ids).select_related("market"):
         app_details_refresh(app=app)
+
+
+# Reads root.json and market.json of each writable market; writes only when due.
+@shared_task(ignore_result=True, soft_time_limit=300, time_limit=360)
+def market_resign_due_task() -> None:
+    """Periodic: sign again the signed markets this portal writes before they expire."""
+    from market.services.signing import markets_resign_due
+    from portal.actors import Actor
+
+    markets_resign_due(actor=Actor.system())

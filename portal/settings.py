@@ -227,6 +227,23 @@ CELERY_BEAT_SCHEDULE["market-sync-repair"] = {
     "options": {"queue": MARKET_SYNC_QUEUE},
 }
 
+# Signed markets (SPEC 14): how long a signature over market.json holds, and how
+# long a root.json does. The resign task (every MARKET_RESIGN_INTERVAL_SECONDS)
+# signs market.json again once fewer than MARKET_RESIGN_DAYS remain, and renews
+# root.json the same way, so a live market never expires; a frozen one (its
+# publisher gone, or a mirror replaying old files) does, and subscribers refuse it.
+MARKET_SIGNATURE_DAYS = env_int("MARKET_SIGNATURE_DAYS", 30, minimum=1)
+MARKET_ROOT_DAYS = env_int("MARKET_ROOT_DAYS", 365, minimum=1)
+MARKET_RESIGN_DAYS = env_int("MARKET_RESIGN_DAYS", 10, minimum=0)
+if MARKET_RESIGN_DAYS >= MARKET_SIGNATURE_DAYS:
+    # Every market would be signed again at every run of the task.
+    raise ImproperlyConfigured("MARKET_RESIGN_DAYS must be less than MARKET_SIGNATURE_DAYS")
+CELERY_BEAT_SCHEDULE["market-resign"] = {
+    "task": "market.tasks.market_resign_due_task",
+    "schedule": env_int("MARKET_RESIGN_INTERVAL_SECONDS", 3600, minimum=60),
+    "options": {"queue": MARKET_SYNC_QUEUE},
+}
+
 # --- deployments: install workflows -------------------------------------------
 
 # A running operation's worker writes a heartbeat this often; one whose heartbeat

@@ -39,10 +39,14 @@ def package_fetch(*, version: AppVersion) -> bytes:
     if len(data) != version.size:
         raise ArchiveMismatch(
             f"{app.name} {version.version}: size {len(data)} differs from the index"
-            f" ({version.size})"
+            f" ({version.size}); the archive in storage was changed or swapped, refusing it"
         )
     if "sha256:" + hashlib.sha256(data).hexdigest() != version.digest:
-        raise ArchiveMismatch(f"{app.name} {version.version}: digest differs from the index")
+        raise ArchiveMismatch(
+            f"{app.name} {version.version}: digest differs from the index"
+            f" ({version.digest[:19]}…); the archive in storage was changed or swapped,"
+            " refusing it"
+        )
     cache_put(version.digest, data)
     return data
 

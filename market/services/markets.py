@@ -10,12 +10,18 @@ from django.db import IntegrityError, transaction
 from guards.slugs import validate_slug
 from market.index import MarketDocumentError, empty_market, parse_market_json
 from market.models import Market, SyncJob
+from market.services.signing import (
+    SigningRefused,
+    market_json_create,
+    market_sign_init,
+    trust_root_parse,
+)
 from market.storage.base import AlreadyExists, MarketStorage, NotFound, StorageError
-from market.storage.cas import dump_json
 from market.storage.factory import open_storage
 from market.storage.probe import probe_conditional_writes
 from portal.actors import Actor
 from portal.crypto import decrypt_json, encrypt_json
+from portal.models import Team
 from portal.services.audit import audit_record
 from search.services.indexing import index_later
 
@@ -38,14 +44,43 @@ def storage_for_market(market: Market) -> MarketStorage:
     )
 
 
-def market_init(*, location: str, name: str, description: str = "", **storage_options: Any) -> str:
-    """Create an empty format-1 market at `location`; refuse if one is there."""
+def market_init(
+    *,
+    location: str,
+    name: str,
+    description: str = "",
+    sign_team: Team | None = None,
+    threshold: int = 1,
+    actor: Actor | None = None,
+    **storage_options: Any,
+) -> str:
+    """Create an empty format-1 market at `location`; refuse if one is there.
+
+    With `sign_team`, a signed market (SPEC 14): root.json version 1 names the
+    team's keys (a first one is created if it has none), then market.json is
+    written signed by them."""
     validate_slug(name)
     storage = open_storage(location, writable=True, **storage_options)
     try:
-        storage.put_new("market.json", dump_json(empty_market(name, description)))
+        storage.get("market.json")
+    except NotFound:
+        pass
+    else:
+        raise MarketRefused(f"a market already exists at {storage.describe()}")
+    try:
+        if sign_team is not None:
+            with transaction.atomic():
+                market_sign_init(
+                    actor=actor or Actor.system(),
+                    storage=storage,
+                    team=sign_team,
+                    threshold=threshold,
+                )
+        market_json_create(storage=storage, doc=empty_market(name, description))
     except AlreadyExists:
         raise MarketRefused(f"a market already exists at {storage.describe()}") from None
+    except SigningRefused as exc:
+        raise MarketRefused(str(exc)) from None
     return storage.describe()
 
 
@@ -60,6 +95,7 @@ def market_add(
     credentials: dict[str, str] | None = None,
     description: str = "",
     is_private: bool = False,
+    trust_root: bytes | None = None,
 ) -> Market:
     """Subscribe to a market.
 
@@ -68,8 +104,10 @@ def market_add(
        it must be a format-1 market;
     3. for a writable market, prove the backend enforces create-only and
        if-match writes, refusing it for writing otherwise (SPEC section 3);
-    4. store the row, credentials encrypted, with an audit record;
-    5. after commit, queue the first sync.
+    4. with `trust_root` (the bytes of a root.json obtained out of band), pin it:
+       every sync then verifies market.json's signatures against it (SPEC 14);
+    5. store the row, credentials encrypted, with an audit record;
+    6. after commit, queue the first sync.
     """
     from market.services.sync import sync_job_enqueue
 
@@ -77,6 +115,10 @@ def market_add(
     if Market.objects.filter(name=name).exists():
         raise MarketExists(f"a market named {name} already exists")
     location, credentials = _credentials_out_of_url(location.strip(), credentials)
+    try:
+        root = trust_root_parse(trust_root) if trust_root is not None else None
+    except SigningRefused as exc:
+        raise MarketRefused(str(exc)) from None
     try:
         storage = open_storage(
             location,
@@ -107,6 +149,7 @@ def market_add(
                 writable=writable,
                 allow_private_network=allow_private_network,
                 is_private=is_private,
+                trust_root=root,
             )
             audit_record(
                 actor=actor,
@@ -117,6 +160,11 @@ def market_add(
                     "writable": writable,
                     "allow_private_network": allow_private_network,
                     "credentials": bool(credentials),
+                    "trust_root": (
+                        {"version": root["version"], "signers": sorted(root["keys"])}
+                        if root
+                        else None
+                    ),
                 },
             )
             sync_job_enqueue(market=market, requested_by=actor.label)

@@ -5,7 +5,9 @@ number of publishers lose nothing:
 
 1. the archive, create-only: until an index names it, no reader looks for it;
 2. `apps/<name>/index.json`, compare-and-swap;
-3. `market.json`, compare-and-swap, re-reading the index inside each attempt.
+3. `market.json`, compare-and-swap, re-reading the index inside each attempt
+   (`market.services.signing.market_json_update`, which signs it when the
+   market has a root.json).
 
 Step 3 re-reads the index *after* reading market.json. A publisher whose index
 write lands between another's two reads makes that other's market.json write
@@ -37,18 +39,13 @@ from market.models import Market
 from market.package import read_package
 from market.package.render import check_render_limits
 from market.services.markets import storage_for_market
+from market.services.signing import CAS_ATTEMPTS, market_json_update
 from market.storage.base import AlreadyExists, MarketStorage, NotFound, ReadOnlyStorage
 from market.storage.cas import load_json, update_json
 from portal.actors import Actor
 from portal.models import Role
 from portal.permissions import is_staff, teams_with_role
 from portal.services.audit import audit_record
-
-# Attempts per compare-and-swap of index.json and market.json. Eight processes
-# publishing into one app on a busy host lost more than update_json's default 10 in
-# a row (tests/market/test_publish_concurrency.py). Each jittered wait is at most
-# 2 s, so a publisher that keeps losing gives up after about a minute, not never.
-CAS_ATTEMPTS = 30
 
 
 @dataclass(frozen=True)
@@ -85,8 +82,9 @@ def publish_to_storage(
     publisher: str,
 ) -> PublishResult:
     """Validate one archive and write it into the market at `storage`, in the order
-    the module docstring gives (archive, index.json, market.json). Touches no
-    database: `package_publish` adds permissions, the audit record and the sync.
+    the module docstring gives (archive, index.json, market.json). Touches the
+    database only to read signing keys when the market is signed: `package_publish`
+    adds permissions, the audit record and the sync.
     Raises PackageRefused, VersionConflict, StorageError."""
     package = read_package(data, filename=filename)
     # Publishing only: reading a package (at every install and sync) compiles its
@@ -147,7 +145,7 @@ def publish_to_storage(
             market_name=market_name,
         )
 
-    update_json(storage, "market.json", apply, attempts=CAS_ATTEMPTS)
+    market_json_update(storage=storage, mutate=apply)
     return PublishResult(
         name=name,
         version=version,

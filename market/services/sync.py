@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from market.index import (
+    IndexDigestMismatch,
     MarketDocumentError,
     check_market_entry,
     check_version_entry,
@@ -31,6 +33,8 @@ from market.index import (
 )
 from market.models import App, AppVersion, Market, SyncJob
 from market.services.markets import storage_for_market
+from market.services.signing import market_signature_check, market_signature_fresh
+from market.signing import SignatureError
 from market.storage.base import NotFound
 from portal.heartbeat import heartbeat
 from portal.queue import enqueue_on_commit
@@ -212,7 +216,11 @@ def market_sync(*, market: Market) -> SyncReport:
     """Bring the catalogue of one market up to date.
 
     1. conditional GET of market.json (If-None-Match: the last ETag) — unchanged: done;
-    2. refuse a serial lower than one already seen, keeping the catalogue;
+    2. refuse a serial lower than one already seen, keeping the catalogue; for a
+       subscription that pins a root (SPEC 14), refuse also a root.json not
+       signed by the keys of the root before it, and a market.json not signed
+       by the newest root's keys or expired (an unchanged one is checked for
+       expiry too) — before anything is stored;
     3. for each app whose index_digest changed: GET its index.json (several at
        once), verify the digest and entries (a malformed entry is skipped and
        reported); store the apps a chunk at a time, each chunk in one transaction;
@@ -226,6 +234,10 @@ def market_sync(*, market: Market) -> SyncReport:
 
     blob = storage.get_if_changed("market.json", market.etag or None)
     if blob is None:
+        try:
+            market_signature_fresh(market=market)
+        except SignatureError as exc:
+            raise SyncRefused(f"{exc}; keeping the previous catalogue") from None
         report.unchanged = True
         report.requests = storage.request_count - start
         Market.objects.filter(pk=market.pk).update(
@@ -239,73 +251,92 @@ def market_sync(*, market: Market) -> SyncReport:
             f"market.json serial {doc['serial']} is lower than {market.serial} already seen;"
             " keeping the previous catalogue"
         )
-
-    known = dict(market.apps.order_by().values_list("name", "index_digest"))
-
-    def fetch(name: str, digest: str) -> _Fetched:
-        # Runs in a pool thread: storage and pure checks only, no database.
-        try:
-            blob = storage.get(index_key(name))
-            return _check_index(name, digest, parse_index_json(name, blob.data, digest))
-        except (MarketDocumentError, NotFound) as exc:
-            return exc
-
-    # (name, outcome) in name order, so the report lists apps as the market does.
-    outcomes: list[tuple[str, Future[_Fetched] | Exception]] = []
-
-    def store_outcomes(count: int) -> None:
-        """Wait for the first `count` outcomes and store them."""
-        batch = outcomes[:count]
-        del outcomes[:count]
-        checked: list[_CheckedIndex] = []
-        for name, outcome in batch:
-            result = outcome.result() if isinstance(outcome, Future) else outcome
-            if isinstance(result, _CheckedIndex):
-                report.skipped.extend({"app": name, "reason": why} for why in result.problems)
-                checked.append(result)
-            else:
-                report.skipped.append({"app": name, "reason": str(result) or f"{name}: not found"})
-        _store_apps(market, checked)
-        for index in checked:
-            (report.updated if index.name in known else report.added).append(index.name)
-
-    pool = ThreadPoolExecutor(max_workers=SYNC_FETCH_THREADS, thread_name_prefix="market-sync")
     try:
-        for name, entry in sorted(doc["apps"].items()):
+        trust_root, signature = market_signature_check(market=market, storage=storage, doc=doc)
+    except SignatureError as exc:
+        raise SyncRefused(f"{exc}; keeping the previous catalogue") from None
+
+    # A pinned market is all or nothing: an index that breaks the signed chain
+    # refuses the whole sync, so every chunk is stored in one transaction that
+    # the refusal rolls back. (An unpinned one keeps the good apps, chunk by chunk.)
+    pinned = trust_root is not None
+    with transaction.atomic() if pinned else nullcontext():
+        known = dict(market.apps.order_by().values_list("name", "index_digest"))
+
+        def fetch(name: str, digest: str) -> _Fetched:
+            # Runs in a pool thread: storage and pure checks only, no database.
             try:
-                check_market_entry(name, entry)
-            except MarketDocumentError as exc:
-                outcomes.append((name, exc))
-                continue
-            if known.get(name) != entry["index_digest"]:
-                outcomes.append((name, pool.submit(fetch, name, entry["index_digest"])))
-                # One chunk ahead: the next downloads run while this chunk is stored.
-                if len(outcomes) >= 2 * SYNC_CHUNK:
-                    store_outcomes(SYNC_CHUNK)
-        while outcomes:
-            store_outcomes(SYNC_CHUNK)
-    finally:
-        # A failure stops the sync: drop the downloads not started yet.
-        pool.shutdown(wait=True, cancel_futures=True)
+                blob = storage.get(index_key(name))
+                return _check_index(name, digest, parse_index_json(name, blob.data, digest))
+            except (MarketDocumentError, NotFound) as exc:
+                return exc
 
-    gone = set(known) - set(doc["apps"])
-    if gone:
-        with transaction.atomic():
-            gone_apps = App.objects.filter(market=market, name__in=gone)
-            index_later("app", gone_apps.values_list("pk", flat=True))
-            gone_apps.delete()
-        report.removed = sorted(gone)
+        # (name, outcome) in name order, so the report lists apps as the market does.
+        outcomes: list[tuple[str, Future[_Fetched] | Exception]] = []
 
-    report.serial = doc["serial"]
-    report.requests = storage.request_count - start
-    Market.objects.filter(pk=market.pk).update(
-        etag=blob.etag,
-        serial=doc["serial"],
-        last_synced_at=timezone.now(),
-        last_sync_error="",
-        last_sync_report=report.as_dict(),
-    )
+        def store_outcomes(count: int) -> None:
+            """Wait for the first `count` outcomes and store them."""
+            batch = outcomes[:count]
+            del outcomes[:count]
+            checked: list[_CheckedIndex] = []
+            for name, outcome in batch:
+                result = outcome.result() if isinstance(outcome, Future) else outcome
+                if pinned and isinstance(result, IndexDigestMismatch | NotFound):
+                    raise SyncRefused(
+                        f"{name}: index.json is not the one the signed market.json names"
+                        f" ({result or 'not found'}); keeping the previous catalogue"
+                    )
+                if isinstance(result, _CheckedIndex):
+                    report.skipped.extend({"app": name, "reason": why} for why in result.problems)
+                    checked.append(result)
+                else:
+                    report.skipped.append(
+                        {"app": name, "reason": str(result) or f"{name}: not found"}
+                    )
+            _store_apps(market, checked)
+            for index in checked:
+                (report.updated if index.name in known else report.added).append(index.name)
+
+        pool = ThreadPoolExecutor(max_workers=SYNC_FETCH_THREADS, thread_name_prefix="market-sync")
+        try:
+            for name, entry in sorted(doc["apps"].items()):
+                try:
+                    check_market_entry(name, entry)
+                except MarketDocumentError as exc:
+                    outcomes.append((name, exc))
+                    continue
+                if known.get(name) != entry["index_digest"]:
+                    outcomes.append((name, pool.submit(fetch, name, entry["index_digest"])))
+                    # One chunk ahead: the next downloads run while this chunk is stored.
+                    if len(outcomes) >= 2 * SYNC_CHUNK:
+                        store_outcomes(SYNC_CHUNK)
+            while outcomes:
+                store_outcomes(SYNC_CHUNK)
+        finally:
+            # A failure stops the sync: drop the downloads not started yet.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+        gone = set(known) - set(doc["apps"])
+        if gone:
+            with transaction.atomic():
+                gone_apps = App.objects.filter(market=market, name__in=gone)
+                index_later("app", gone_apps.values_list("pk", flat=True))
+                gone_apps.delete()
+            report.removed = sorted(gone)
+
+        report.serial = doc["serial"]
+        report.requests = storage.request_count - start
+        Market.objects.filter(pk=market.pk).update(
+            etag=blob.etag,
+            serial=doc["serial"],
+            last_synced_at=timezone.now(),
+            last_sync_error="",
+            last_sync_report=report.as_dict(),
+            trust_root=trust_root,
+            signature=signature,
+        )
     market.etag, market.serial = blob.etag, doc["serial"]
+    market.trust_root, market.signature = trust_root, signature
     for skipped in report.skipped:
         log.warning("market %s: skipped %s", market.name, skipped["reason"])
     return report

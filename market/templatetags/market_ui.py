@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -40,3 +41,12 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, depth=1)} ago"
+
+
+@register.inclusion_tag("market/_signature.html")
+def market_signature(market: Any, detail: bool = False) -> dict[str, Any]:
+    """`{% market_signature market %}`: who signed the market, and whether it was
+    checked; with `detail=True` the explanation is written out, not only a tooltip."""
+    from market.selectors.markets import market_signature_summary
+
+    return {"signature": market_signature_summary(market=market), "detail": detail}

@@ -34,7 +34,7 @@ def market_list_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def market_add_view(request: HttpRequest) -> HttpResponse:
     require_staff(request.user)
-    form = MarketAddForm(request.POST or None)
+    form = MarketAddForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         actor = actor_from_request(request)
@@ -49,10 +49,12 @@ def market_add_view(request: HttpRequest) -> HttpResponse:
                 is_private=data["is_private"],
                 endpoint_url=data["endpoint_url"],
                 credentials=form.credentials(),
+                trust_root=data["trust_root"],
             )
         except MarketRefused as exc:
             reason = str(exc)
-            form.add_error("location", reason[:1].upper() + reason[1:])
+            field = "trust_root" if reason.startswith("trust root:") else "location"
+            form.add_error(field, reason[:1].upper() + reason[1:])
         else:
             if data["publishers"]:
                 market_publishers_set(actor=actor, market=market, teams=data["publishers"])

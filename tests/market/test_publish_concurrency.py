@@ -26,6 +26,7 @@ from market.index import archive_key, index_key, market_entry
 from market.models import AppVersion, Market
 from market.semver import parse_version
 from market.services import publish as publish_module
+from market.services import signing as signing_module
 from market.services.markets import market_add, market_init
 from market.services.publish import package_publish
 from market.services.sync import market_sync
@@ -294,6 +295,8 @@ def test_a_publish_dying_before_market_json_stays_invisible_and_a_retry_repairs_
         return real_update_json(storage, key, *args, **kwargs)
 
     monkeypatch.setattr(publish_module, "update_json", dies_on_market_json)
+    # market.json is written by the signing module's one writer of it.
+    monkeypatch.setattr(signing_module, "update_json", dies_on_market_json)
     for name, version in [("app-a", "1.1.0"), ("app-c", "1.0.0")]:
         with pytest.raises(RuntimeError, match="publisher died"):
             publish(name, version)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,11 @@ class Command(BaseCommand):
         parser.add_argument("--endpoint-url", default="")
         parser.add_argument("--description", default="")
         parser.add_argument(
+            "--trust-root",
+            metavar="ROOT.json",
+            help="pin this root.json: every sync then checks market.json's signatures",
+        )
+        parser.add_argument(
             "--token-env",
             metavar="VAR",
             help="for an http(s) market: the environment variable holding its bearer token "
@@ -30,6 +36,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         credentials = self._credentials(options)
+        trust_root = None
+        if options["trust_root"]:
+            try:
+                trust_root = Path(options["trust_root"]).read_bytes()
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot read {options['trust_root']}: {exc.strerror}", returncode=1
+                ) from None
         try:
             market = market_add(
                 actor=Actor.cli(),
@@ -41,6 +55,7 @@ class Command(BaseCommand):
                 credentials=credentials,
                 description=options["description"],
                 is_private=options["private"],
+                trust_root=trust_root,
             )
         except (MarketRefused, ValidationError) as exc:
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
@@ -48,6 +63,8 @@ class Command(BaseCommand):
                 message += " (--allow-private-network)"
             raise CommandError(message, returncode=1) from None
         mode = "writable" if market.writable else "read-only"
+        if market.trust_root:
+            mode += f", root version {market.trust_root['version']} pinned"
         self.stdout.write(f"added market {market.name} ({mode}); first sync queued")
 
     def _credentials(self, options: dict[str, Any]) -> dict[str, str] | None:

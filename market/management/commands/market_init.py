@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from market.services.markets import MarketRefused, market_init
 from market.storage.base import StorageError
+from portal.actors import Actor
+from portal.models import Team
 
 
 class Command(BaseCommand):
@@ -22,8 +24,26 @@ class Command(BaseCommand):
             action="store_true",
             help="allow an endpoint on loopback or a private network (MinIO in the intranet)",
         )
+        parser.add_argument(
+            "--sign",
+            action="store_true",
+            help="a signed market (root.json + signed market.json); needs --team",
+        )
+        parser.add_argument("--team", help="the team whose signing keys sign the market")
+        parser.add_argument(
+            "--threshold", type=int, default=1, help="signatures needed (default 1)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        team = None
+        if options["sign"]:
+            if not options["team"]:
+                raise CommandError("--sign needs --team TEAM", returncode=1)
+            team = Team.objects.filter(name=options["team"]).first()
+            if team is None:
+                raise CommandError(f"no team named {options['team']}", returncode=1)
+        elif options["team"]:
+            raise CommandError("--team applies with --sign", returncode=1)
         try:
             where = market_init(
                 location=options["location"],
@@ -31,9 +51,18 @@ class Command(BaseCommand):
                 description=options["description"],
                 endpoint_url=options["endpoint_url"],
                 allow_private_network=options["allow_private_network"],
+                sign_team=team,
+                threshold=options["threshold"],
+                actor=Actor.cli(),
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages), returncode=1) from None
         except (MarketRefused, StorageError, ValueError) as exc:
             raise CommandError(str(exc), returncode=1) from None
-        self.stdout.write(f"created market {options['name']} at {where}")
+        signed = f", signed by team {team.name}" if team else ""
+        self.stdout.write(f"created market {options['name']} at {where}{signed}")
+        if team:
+            self.stdout.write(
+                "give subscribers its root.json (market_add ... --trust-root ROOT.json)"
+                " through a channel you trust"
+            )
