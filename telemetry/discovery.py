@@ -163,7 +163,10 @@ def instance_targets_sync(*, instance: Instance, found: list[FoundTarget]) -> No
     """Make the instance's ScrapeTarget rows what discovery found: new pods get rows
     of unknown health, gone pods lose theirs, the others keep their findings."""
     with transaction.atomic():
-        existing = {(t.pod, t.address): t for t in instance.scrape_targets.select_for_update()}
+        existing = {
+            (t.pod, t.address): t
+            for t in ScrapeTarget.objects.filter(instance=instance).select_for_update()
+        }
         wanted = {(t.pod, t.address): t for t in found}
         gone = [row.pk for key, row in existing.items() if key not in wanted]
         if gone:

@@ -34,7 +34,7 @@ from deployments.models import (
     Namespace,
     ResourceState,
 )
-from deployments.targets import TargetError, kubernetes_target
+from deployments.targets import TargetError, TargetUnavailable, kubernetes_target
 from deployments.targets.kubernetes.objects import (
     FIELD_MANAGER,
     MANAGED_BY,
@@ -171,6 +171,8 @@ def _applied_objects(session: KubeSession, namespace: str, instance: Instance) -
         return kube_objects(
             manifests, namespace=namespace, instance=instance.name, namespaced=session.namespaced
         )
+    except TargetUnavailable:
+        raise  # no answer from the cluster: said on the instance, not taken as "no objects"
     except TargetError:
         return []
 

@@ -318,6 +318,15 @@ def _succeed_write(
             instance.depends_on.clear()
             revision = None
             message = "instance uninstalled"
+        elif operation.kind == OperationKind.REPAIR:
+            # A repair applies the current revision again and records no new one.
+            revision = Revision.objects.get(
+                instance=instance, number=run.context["revision_number"]
+            )
+            Instance.objects.filter(pk=instance.pk).update(
+                status=InstanceStatus.DEPLOYED, status_message="", updated_at=now
+            )
+            message = f"revision {revision.number} applied again"
         else:
             revision = Revision.objects.create(
                 instance=instance,

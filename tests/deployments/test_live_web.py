@@ -191,11 +191,6 @@ def test_a_failed_look_says_why_and_keeps_the_last_rows(
     assert 'data-resource="Deployment/shop"' in html  # the rows of the last good look
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live.py: an unreachable cluster fails discovery inside _applied_objects, whose "
-    "`except TargetError: return []` stores no objects and a clean summary instead of live_error",
-)
 def test_an_unreachable_cluster_is_said_on_the_page(
     cluster: Cluster, shop: Instance, operator: Any
 ) -> None:
