@@ -68,11 +68,17 @@ def _served(data: Path, *, settings_module: str = "") -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        # By a deadline, not a count of tries: on a loaded machine (CI beside other
+        # work) the server took longer than 100 quick tries, and the test then met
+        # a refused connection instead of saying the server never came up.
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                requests.get(url + "/healthz", timeout=1)
+                requests.get(url + "/healthz", timeout=2)
                 break
             except requests.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("the portal's server did not come up") from None
                 time.sleep(0.2)
         yield url
     finally:
