@@ -231,16 +231,19 @@ def _join(missing: list[str]) -> str:
     return missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " or " + missing[-1]
 
 
+def server_message(exc: ApiException) -> str:
+    """The ``message`` of the Status object an API server answers an error with, or ""."""
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        return ""
+    return str(body.get("message") or "") if isinstance(body, dict) else ""
+
+
 def _api_error(what: str, exc: ApiException, access: ClusterAccess) -> str:
     if exc.status == 401:
         return f"the API server refused the token ({what}: 401 Unauthorized)"
-    message = ""
-    try:
-        body = json.loads(exc.body or "")
-        if isinstance(body, dict):
-            message = str(body.get("message") or "")
-    except (TypeError, ValueError):
-        pass
+    message = server_message(exc)
     text = f"{what}: {exc.status} {exc.reason or ''}".rstrip()
     return clean_message(f"{text} ({message})" if message else text, access)
 

@@ -23,7 +23,13 @@ from django.conf import settings
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from deployments.kube import ClusterAccess, api_client, clean_message, connection_error
+from deployments.kube import (
+    ClusterAccess,
+    api_client,
+    clean_message,
+    connection_error,
+    server_message,
+)
 from deployments.targets.base import TargetError, TargetUnavailable
 from deployments.targets.kubernetes.objects import FIELD_MANAGER, ObjectRef
 
@@ -121,13 +127,7 @@ class KubeSession:
         return answer if isinstance(answer, dict) else {}
 
     def _error(self, method: str, path: str, exc: ApiException) -> TargetError:
-        message = ""
-        try:
-            body = json.loads(exc.body or "")
-            if isinstance(body, dict):
-                message = str(body.get("message") or "")
-        except (TypeError, ValueError):
-            pass
+        message = server_message(exc)
         status = int(exc.status or 0)
         text = clean_message(
             message or f"{method} {path}: {status} {exc.reason or ''}", self._access
