@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from market.models import App, AppDoc, AppVersion, Market, SyncJob
+from market.models import App, AppDoc, AppVersion, Market, SigningKey, SyncJob
 from market.services.markets import market_remove
 from portal.admin import AuditedAdmin, ReadOnlyAdmin, admin_actor
 
@@ -105,3 +105,14 @@ class SyncJobAdmin(ReadOnlyAdmin):
     search_fields = ("market__name", "requested_by", "error")
     date_hierarchy = "created_at"
     list_select_related = ("market",)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    # Keys are made and retired by their services (signing_key_create, market_root_rotate):
+    # read-only here, and the private part is never shown, not even encrypted.
+    list_display = ("keyid", "team", "created_at", "retired_at")
+    list_filter = ("team",)
+    search_fields = ("keyid", "team__name")
+    list_select_related = ("team",)
+    fields = ("keyid", "team", "public", "created_at", "retired_at")

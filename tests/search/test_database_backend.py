@@ -192,6 +192,8 @@ def test_an_instance_is_found_by_its_live_health_and_sync(search_db):
     make_instance(ns, "queue", market=market, app_name="redis-ops")
     type(sick).objects.filter(pk=sick.pk).update(live_health="degraded", live_sync="drifted")
 
-    assert [hit.title for hit in search(user, "degraded").hits] == ["cache in prod"]
-    assert [hit.title for hit in search(user, "drifted").hits] == ["cache in prod"]
-    assert search(user, "missing").count == 0
+    assert [hit.title for hit in search(user, "degraded", type="instance").hits] == [
+        "cache in prod"
+    ]
+    assert [hit.title for hit in search(user, "drifted", type="instance").hits] == ["cache in prod"]
+    assert search(user, "missing", type="instance").count == 0

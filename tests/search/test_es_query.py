@@ -241,6 +241,6 @@ def test_an_instance_is_found_by_its_live_health_and_sync(search_es):
     type(sick).objects.filter(pk=sick.pk).update(live_health="degraded", live_sync="drifted")
     index_everything(search_es)
 
-    assert titles(search(user, "degraded")) == ["cache in prod"]
-    assert titles(search(user, "drifted")) == ["cache in prod"]
-    assert search(user, "missing").count == 0
+    assert titles(search(user, "degraded", type="instance")) == ["cache in prod"]
+    assert titles(search(user, "drifted", type="instance")) == ["cache in prod"]
+    assert search(user, "missing", type="instance").count == 0
