@@ -117,14 +117,11 @@ def instance_resources(instance: Instance) -> list[dict[str, str]]:
 
 def instance_live_resources(instance: Instance, *, refresh: bool = False) -> list[ResourceState]:
     """The live state of the instance's objects (SPEC section 9), looked at again when
-    asked (``refresh``), when older than LIVE_REFRESH_SECONDS (at most one refresh
-    interval old, whether or not the beat ran), or when the instance changed after the
-    last look: a finished repair or upgrade must not show what it replaced."""
+    asked (``refresh``) or out of date (``live_is_stale``): at most one refresh interval
+    old, whether or not the beat ran."""
     from deployments.services.live import live_is_stale, namespace_live_refresh
 
-    checked = instance.live_checked_at
-    changed_since = checked is not None and instance.updated_at > checked
-    if refresh or changed_since or live_is_stale(instance):
+    if refresh or live_is_stale(instance):
         namespace_live_refresh(namespace_id=instance.namespace_id, instance_ids=[instance.pk])
         instance.refresh_from_db(
             fields=["live_sync", "live_health", "live_checked_at", "live_error"]

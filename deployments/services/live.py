@@ -36,11 +36,9 @@ from deployments.models import (
 )
 from deployments.targets import TargetError, TargetUnavailable, kubernetes_target
 from deployments.targets.kubernetes.objects import (
-    FIELD_MANAGER,
-    MANAGED_BY,
-    NAMESPACE,
     KubeObject,
     ObjectRef,
+    instance_selector,
     kube_objects,
 )
 from deployments.targets.kubernetes.session import KubeSession
@@ -79,9 +77,12 @@ class RefreshResult:
 
 
 def live_is_stale(instance: Instance) -> bool:
+    """Never looked at, older than LIVE_REFRESH_SECONDS, or the instance changed after
+    the last look (a finished repair or upgrade must not show what it replaced)."""
     checked = instance.live_checked_at
-    age = timedelta(seconds=settings.LIVE_REFRESH_SECONDS)
-    return checked is None or timezone.now() - checked > age
+    if checked is None or instance.updated_at > checked:
+        return True
+    return timezone.now() - checked > timedelta(seconds=settings.LIVE_REFRESH_SECONDS)
 
 
 def namespace_live_refresh(
@@ -148,9 +149,8 @@ def _look(session: KubeSession, namespace: str, instances: list[Instance]) -> di
     kinds = sorted(
         {(item.ref.api_version, item.ref.kind) for items in wanted.values() for item in items}
     )
-    selector = f"{MANAGED_BY}={FIELD_MANAGER},{NAMESPACE}={namespace}"
-    if len(instances) == 1:
-        selector += f",app.kubernetes.io/instance={instances[0].name}"
+    only = instances[0].name if len(instances) == 1 else ""
+    selector = instance_selector(namespace=namespace, instance=only)
     live: dict[ObjectRef, dict[str, Any]] = {}
     for api_version, kind in kinds:
         live.update(session.list_objects(api_version, kind, namespace, selector))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,9 @@ import yaml
 from deployments.targets.base import TargetError
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Whether a kind (api_version, kind) lives in a namespace: the cluster's discovery.
+Namespaced = Callable[[str, str], bool]
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 INSTANCE = "app.kubernetes.io/instance"
@@ -114,10 +117,11 @@ def instance_labels(*, namespace: str, instance: str) -> dict[str, str]:
     return {MANAGED_BY: FIELD_MANAGER, INSTANCE: instance, NAMESPACE: namespace}
 
 
-def instance_selector(*, namespace: str, instance: str) -> str:
-    """The label selector of everything an instance's operations applied."""
+def instance_selector(*, namespace: str, instance: str = "") -> str:
+    """The label selector of everything an instance's operations applied; without
+    ``instance``, of everything the portal applied for the namespace's instances."""
     labels = instance_labels(namespace=namespace, instance=instance)
-    return ",".join(f"{key}={value}" for key, value in labels.items())
+    return ",".join(f"{key}={value}" for key, value in labels.items() if value)
 
 
 def kube_objects(
@@ -125,7 +129,7 @@ def kube_objects(
     *,
     namespace: str,
     instance: str,
-    namespaced: Any,
+    namespaced: Namespaced,
 ) -> list[KubeObject]:
     """The objects of ``manifests`` in apply order, each with the instance's labels.
 
@@ -175,7 +179,7 @@ def _documents(path: str, text: str) -> list[Any]:
 
 
 def _object(
-    document: Any, source: str, *, namespace: str, namespaced: Any
+    document: Any, source: str, *, namespace: str, namespaced: Namespaced
 ) -> tuple[ObjectRef, dict[str, Any]]:
     if not isinstance(document, dict):
         raise TargetError(f"{source}: not a Kubernetes object (a mapping)")
