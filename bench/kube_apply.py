@@ -37,7 +37,14 @@ if str(ROOT) not in sys.path:
 
 from bench.environment import django_environment  # noqa: E402
 from bench.market_sync import line  # noqa: E402
-from bench.workflow import latencies, pct, publish_app, start_workers, wait_all  # noqa: E402
+from bench.workflow import (  # noqa: E402
+    bench_operator,
+    latencies,
+    pct,
+    publish_app,
+    start_workers,
+    wait_all,
+)
 
 TEMPLATES = {
     "deployment.yaml": """\
@@ -92,14 +99,12 @@ def main() -> int:
 
 def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
     from django.conf import settings
-    from django.contrib.auth import get_user_model
 
-    from deployments.models import Instance, Namespace, Revision
+    from deployments.models import Instance, Revision
     from deployments.services.clusters import cluster_add
     from deployments.services.instances import instance_install
     from deployments.services.live import namespace_live_refresh
     from portal.actors import Actor
-    from portal.models import Membership, Role, Team
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     settings.WORKFLOW_QUEUE = queue
@@ -112,16 +117,10 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
         allow_private_network=True,
     )
     market = publish_app(workdir, name="bench-kube", templates=TEMPLATES)
-    user = get_user_model().objects.create_user("bench")
-    team = Team.objects.create(name="bench")
-    Membership.objects.create(team=team, user=user, role=Role.OPERATOR)
     # A fresh Kubernetes namespace per run: deleted ones stay Terminating on a
     # server without controllers.
     suffix = secrets.token_hex(3)
-    namespace = Namespace.objects.create(
-        team=team, name=f"bench-{suffix}", target="kubernetes", cluster=cluster
-    )
-    actor = Actor(user=user)
+    actor, namespace = bench_operator(name=f"bench-{suffix}", target="kubernetes", cluster=cluster)
     print(
         f"kubernetes bench: {args.instances} installs of 3 objects, {args.workers} worker"
         f" processes, {database}, cluster {cluster.server} ({cluster.version})"

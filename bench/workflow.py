@@ -94,6 +94,22 @@ def publish_app(
     return market
 
 
+def bench_operator(**namespace_fields: Any) -> tuple[Any, Any]:
+    """An operator of team "bench" and a namespace it owns (name "bench" unless given):
+    the (actor, namespace) every workflow benchmark installs with."""
+    from django.contrib.auth import get_user_model
+
+    from deployments.models import Namespace
+    from portal.actors import Actor
+    from portal.models import Membership, Role, Team
+
+    user = get_user_model().objects.create_user("bench")
+    team = Team.objects.create(name="bench")
+    Membership.objects.create(team=team, user=user, role=Role.OPERATOR)
+    namespace = Namespace.objects.create(team=team, **{"name": "bench", **namespace_fields})
+    return Actor(user=user), namespace
+
+
 def start_workers(count: int, queue: str, data_dir: Path) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "WORKFLOW_QUEUE": queue, "PORTAL_DATA_DIR": str(data_dir)}
     workers = []
@@ -173,24 +189,17 @@ def main() -> int:
 
 def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
     from django.conf import settings
-    from django.contrib.auth import get_user_model
 
-    from deployments.models import Instance, Namespace, Revision
+    from deployments.models import Instance, Revision
     from deployments.services.instances import instance_install, instance_upgrade
     from deployments.targets import Change, GitOpsTarget
-    from portal.actors import Actor
     from portal.crypto import decrypt_json
-    from portal.models import Membership, Role, Team
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     settings.WORKFLOW_QUEUE = queue
 
     market = publish_app(workdir)
-    user = get_user_model().objects.create_user("bench")
-    team = Team.objects.create(name="bench")
-    Membership.objects.create(team=team, user=user, role=Role.OPERATOR)
-    namespace = Namespace.objects.create(team=team, name="bench")
-    actor = Actor(user=user)
+    actor, namespace = bench_operator()
     data_dir = Path(settings.DATA_DIR)
     print(
         f"workflow bench: {args.instances} installs + {args.instances} upgrades, "

@@ -49,29 +49,22 @@ def main() -> int:
 
 
 def run(count: int, workdir: Path, database: str) -> int:
-    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from bench.workflow import publish_app
-    from deployments.models import Namespace, Operation, Revision
+    from bench.workflow import bench_operator, publish_app
+    from deployments.models import Operation, Revision
     from deployments.services import instances as instance_services
     from deployments.targets import Change, GitOpsTarget
     from deployments.workflow import engine
     from deployments.workflow.steps import STEPS
-    from portal.actors import Actor
     from portal.crypto import decrypt_json
-    from portal.models import Membership, Role, Team
 
     # Executed here, one after another: nothing is sent to a worker.
     instance_services.enqueue_on_commit = lambda *args, **kwargs: None
 
     market = publish_app(workdir)
-    user = get_user_model().objects.create_user("bench")
-    team = Team.objects.create(name="bench")
-    Membership.objects.create(team=team, user=user, role=Role.OPERATOR)
-    namespace = Namespace.objects.create(team=team, name="bench")
-    actor = Actor(user=user)
+    actor, namespace = bench_operator()
 
     seconds: dict[str, float] = defaultdict(float)
     cpu: dict[str, float] = defaultdict(float)
