@@ -411,3 +411,16 @@ def test_a_fresh_instance_on_a_cluster_is_looked_at_once_when_its_page_opens(
     assert shop.live_checked_at is not None
     assert timezone.now() - shop.live_checked_at < timedelta(minutes=1)
     assert "seconds ago" in html
+
+
+def test_the_page_of_a_cluster_instance_speaks_of_the_cluster_not_the_gitops_repository(
+    shop: Instance, operator: Any
+) -> None:
+    html = client_for(operator).get(url(shop)).content.decode()
+
+    cluster = shop.namespace.cluster
+    assert cluster is not None
+    assert f"applied to cluster <code>{cluster.name}</code>" in html  # manifests tab
+    assert "is deleted, cluster-wide ones and Services included" in html  # uninstall dialog
+    assert "Record version" in html  # the revisions table
+    assert "GitOps repository" not in html
