@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Field, Q, TextField, Value, When
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import Case, F, Field, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from deployments.models import (
@@ -152,59 +152,67 @@ def _run_steps(run: Run) -> None:
         name = _unfinished_step(run)
         _fail(run, name, f"worker lost {run.operation.attempt - 1} times during {name}")
         return
-    # A step's success is written with the next step's start, in one statement: the
-    # timeline stays exact and each step costs two round trips instead of three.
-    finished: tuple[OperationStep, str] | None = None
-    changed = False  # the finished step changed the context: saved with its success
+    # Step states are written at commit points, not per step: before a step that
+    # waits on something outside this process (VISIBLE_STEPS: its page shows it
+    # running), on a failure or a retry, and with the record. A quick step's start
+    # and success wait in ``pending`` for the next commit point, so an install costs
+    # three commits instead of seven (commits, not statements, are what a step costs
+    # most; bench/workflow_steps.py). A worker that dies before a commit point runs
+    # those steps again, which is safe: every step is idempotent.
+    pending: list[_StepWrite] = []
+    changed = False  # a step since the last commit point changed the context
     for step in run.operation.steps.order_by("position"):
         if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
             continue
         if step.name == "record":
-            _succeed(run, step, finished, save_context=changed)
+            _succeed(run, step, pending, save_context=changed)
             return
-        # One commit: the context a step left is saved with its success, never after
-        # it (a worker that dies before the commit runs the step again; steps are
-        # idempotent), and commits, not statements, are what a step costs most.
-        with transaction.atomic():
-            if changed:
-                _save_context(run)
-            _steps_advance(finished, step, attempt=run.operation.attempt)
-        finished = None
+        pending.append(_step_started(step, attempt=run.operation.attempt))
+        if step.name in VISIBLE_STEPS:
+            _steps_flush(run, pending, save_context=changed)
+            changed = False
         before = copy.deepcopy(run.context)
         try:
             message = STEP_FUNCTIONS[step.name](run)
         except StepTransient as exc:
-            OperationStep.objects.filter(pk=step.pk).update(
-                message=f"retrying: {exc}"[:1000], log=_log_line(f"retrying: {exc}")
-            )
+            text = f"retrying: {exc}"
+            pending.append(_StepWrite(step.pk, StepState.RUNNING, None, None, text, text))
+            _steps_flush(run, pending, save_context=False)
             raise
         except StepFailed as exc:
-            OperationStep.objects.filter(pk=step.pk).update(log=_log_line(f"failed: {exc}"))
+            pending.append(_StepWrite(step.pk, StepState.RUNNING, None, None, "", f"failed: {exc}"))
+            _steps_flush(run, pending, save_context=False)
             _fail(run, step.name, str(exc))
             return
-        changed = run.context != before
-        finished = (step, message)
-    if finished is not None:  # no record step (not expected): still record the last one
-        with transaction.atomic():
-            if changed:
-                _save_context(run)
-            _steps_advance(finished, None, attempt=run.operation.attempt)
+        changed = changed or run.context != before
+        pending.append(
+            _StepWrite(step.pk, StepState.SUCCEEDED, None, timezone.now(), message, message)
+        )
+    # No record step (not expected): still write the last ones.
+    _steps_flush(run, pending, save_context=changed)
 
 
-def _steps_advance(
-    finished: tuple[OperationStep, str] | None, started: OperationStep | None, *, attempt: int
-) -> None:
-    """Mark ``finished`` succeeded with its message and ``started`` running, in one
-    round trip."""
-    now = timezone.now()
-    writes = []
-    if finished is not None:
-        step, message = finished
-        writes.append(_StepWrite(step.pk, StepState.SUCCEEDED, None, now, message, message))
-    if started is not None:
-        line = f"attempt {attempt}: started"
-        writes.append(_StepWrite(started.pk, StepState.RUNNING, now, None, "", line))
-    _steps_write(writes)
+# Steps that wait on something outside this process (market storage, the target):
+# their start is committed before they run, so the operation's page shows where it
+# is waiting and the timeline names the step a dead worker was in.
+VISIBLE_STEPS = frozenset({"fetch", "apply"})
+
+
+def _step_started(step: OperationStep, *, attempt: int) -> _StepWrite:
+    line = f"attempt {attempt}: started"
+    return _StepWrite(step.pk, StepState.RUNNING, timezone.now(), None, "", line)
+
+
+def _steps_flush(run: Run, pending: list[_StepWrite], *, save_context: bool) -> None:
+    """Commit the step states waiting in ``pending`` (emptied), with the context
+    when a step changed it, in one transaction."""
+    if not pending and not save_context:
+        return
+    with transaction.atomic():
+        if save_context:
+            _save_context(run)
+        _steps_write(pending)
+    pending.clear()
 
 
 class _StepWrite(NamedTuple):
@@ -258,12 +266,6 @@ def _step_update_sql() -> str:
     )
 
 
-def _log_line(text: str) -> Concat:
-    """Append one timestamped line to the step's log, in the database (a redelivered
-    attempt adds to what the dead one wrote)."""
-    return Concat(F("log"), Value(_stamped(text)), output_field=TextField())
-
-
 def _stamped(text: str) -> str:
     return f"{timezone.now().strftime('%H:%M:%S')} {text[:1000]}\n"
 
@@ -281,15 +283,14 @@ def _unfinished_step(run: Run) -> str:
 def _succeed(
     run: Run,
     step: OperationStep,
-    last_step: tuple[OperationStep, str] | None = None,
+    pending: list[_StepWrite],
     *,
-    save_context: bool = True,
+    save_context: bool,
 ) -> None:
-    """Record the revision and the final states in one transaction, with the success
-    of the step before ``record`` (``last_step``) when it is not written yet, and the
-    context when that step changed it."""
+    """Record the revision and the final states in one transaction, with the step
+    states not written yet (``pending``) and the context when a step changed it."""
     try:
-        _succeed_write(run, step, last_step, save_context=save_context)
+        _succeed_write(run, step, pending, save_context=save_context)
     except IntegrityError:
         # revision_unique_number: another delivery recorded this very revision and
         # finished the operation meanwhile (the insert is not guarded by a read).
@@ -301,7 +302,7 @@ def _succeed(
 def _succeed_write(
     run: Run,
     step: OperationStep,
-    last_step: tuple[OperationStep, str] | None,
+    pending: list[_StepWrite],
     *,
     save_context: bool,
 ) -> None:
@@ -361,13 +362,7 @@ def _succeed_write(
         if finished != 1:  # another delivery finished it meanwhile
             transaction.set_rollback(True)
             return
-        writes = [_StepWrite(step.pk, StepState.SUCCEEDED, now, now, message, "")]
-        if last_step is not None:
-            last, last_message = last_step
-            writes.append(
-                _StepWrite(last.pk, StepState.SUCCEEDED, None, now, last_message, last_message)
-            )
-        _steps_write(writes)
+        _steps_write([*pending, _StepWrite(step.pk, StepState.SUCCEEDED, now, now, message, "")])
         audit_record(
             actor=Actor.system(),
             action=f"operation.{operation.kind}.succeeded",

@@ -6,6 +6,8 @@ until the second delivery."""
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +63,54 @@ def test_each_step_records_its_times_message_and_the_log_of_every_attempt(
     for step in steps[:4] + steps[5:6]:
         assert step.message and logs[step.name] == ["attempt 1: started", step.message]
     assert (steps[6].message, steps[6].log) == ("revision 1 recorded", "")
+
+
+def test_while_apply_waits_on_the_target_the_steps_before_it_show_done_and_apply_running(
+    gitops_repo: Path, apps_market: Market, namespace: Namespace, operator: Any
+) -> None:
+    """Quick steps write their states with the next commit point; the one before a
+    step that waits on the target is that step's start, so a page read during the
+    wait shows where the operation is."""
+    from deployments.targets import gitops_target
+    from guards.locks import exclusive_lock
+
+    operation = instance_install(
+        actor=Actor(user=operator),
+        namespace=namespace,
+        market=apps_market,
+        name="cache",
+        app="redis-lite",
+    ).operation
+    steps = OperationStep.objects.filter(operation=operation).order_by("position")
+    # Holding the repository's writer lock, the test keeps apply waiting for it.
+    with exclusive_lock(gitops_target().lock_path, timeout=5):
+        results: list[int | None] = []
+        worker = threading.Thread(target=lambda: results.append(deliver(str(operation.pk))))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while steps.get(name="apply").state != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = [(s.name, s.state) for s in steps]
+    worker.join(timeout=60)
+    assert seen == [
+        ("resolve", "succeeded"),
+        ("fetch", "succeeded"),
+        ("validate", "succeeded"),
+        ("render", "succeeded"),
+        ("apply", "running"),
+        ("verify", "pending"),
+        ("record", "pending"),
+    ]
+    assert results == [None]
+    assert [s.state for s in steps.all()] == ["succeeded"] * 7
+
+
+def deliver(operation_id: str) -> int | None:
+    """operation_execute on a thread of its own, as a worker: its own connection,
+    closed after."""
+    from django.db import connection
+
+    try:
+        return operation_execute(operation_id)
+    finally:
+        connection.close()
