@@ -43,21 +43,28 @@ def version_resolve(*, market: Market, app: str, version: str | None) -> AppVers
     versions = AppVersion.objects.select_related("app", "app__market").filter(
         app__market=market, app__name=app
     )
-    if not versions.exists():
-        raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
     if version:
         try:
             parse_version(version)
         except InvalidVersion as exc:
+            if not versions.exists():
+                raise Invalid(f"Market {market.name!r} has no app named {app!r}.") from None
             raise Invalid(f"Version {version!r} is not SemVer: {exc}") from None
+        # The row first, the app's existence only to word a refusal: one query for
+        # every request that names a version that exists (bench/workflow.py).
         row = versions.filter(version=version).first()
-        if row is None:
-            raise Invalid(f"{app} has no version {version} in market {market.name!r}.")
-        return row
-    best = max_satisfying([v.version for v in versions], "*")
+        if row is not None:
+            return row
+        if not versions.exists():
+            raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
+        raise Invalid(f"{app} has no version {version} in market {market.name!r}.")
+    rows = list(versions)
+    if not rows:
+        raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
+    best = max_satisfying([row.version for row in rows], "*")
     if best is None:
         raise Invalid(f"{app} has no release version in market {market.name!r}.")
-    return versions.get(version=str(best))
+    return next(row for row in rows if row.version == str(best))
 
 
 def _offer(name: str, range_text: str, prefer: Market) -> AppVersion | None:

@@ -204,6 +204,8 @@ def test_malformed_operation_id_is_404(operator: Any) -> None:
         ({"version": "1.0"}, "not SemVer"),
         ({"version": "9.9.9"}, "has no version 9.9.9"),
         ({"app": "no-such-app"}, "no app named"),
+        ({"app": "no-such-app", "version": ""}, "no app named"),
+        ({"app": "no-such-app", "version": "1.0"}, "no app named"),
         ({"market": "elsewhere"}, "No market named"),
         ({"values": ["replicas", 3]}, "values must be a mapping"),
         ({"values": {"replicas": "3"}}, "is not of type 'integer'"),
