@@ -156,7 +156,7 @@ def test_a_round_hands_the_samples_to_the_stream_and_survives_its_failure(instan
         report = metrics_scrape_round(produce=produce)
 
     ref = InstanceRef("pay-prod", "web", "webapp", "1.2.0")
-    assert handed == [(ref, row.address, report.samples)]
+    assert handed == [(ref, row.url, report.samples)]
     row.refresh_from_db()
     assert (row.health, row.last_error) == ("up", "")  # stored all the same
     assert instance_metric_series(instance=instance, name="queue_depth", since_seconds=600)
