@@ -119,14 +119,18 @@ def test_hostile_exporters_are_marked_down_with_the_reason_and_do_not_delay_the_
     # On time, by what the round recorded: every good exporter was scraped, to the
     # end, before the first hostile one even reached its deadline, though the
     # hostile ones took most of the threads.
-    first_deadline = min(
-        rows[name].last_scrape + dt.timedelta(seconds=5) for name in ("hang", "drip")
+    def scraped_at(row: ScrapeTarget) -> dt.datetime:
+        assert row.last_scrape is not None, row.pod
+        return row.last_scrape
+
+    first_deadline = min(scraped_at(rows[name]) for name in ("hang", "drip")) + dt.timedelta(
+        seconds=5
     )
     for index in range(4):
         good = rows[f"good-{index}"]
         assert (good.health, good.last_error) == ("up", ""), good.pod
         assert good.last_duration is not None
-        assert good.last_scrape + dt.timedelta(seconds=good.last_duration) < first_deadline
+        assert scraped_at(good) + dt.timedelta(seconds=good.last_duration) < first_deadline
     # Their samples are stored; nothing of the down targets is.
     stored = instance_metric_series(instance=instance, name="requests_total", since_seconds=600)
     assert {s.labels["pod"] for s in stored} == {f"good-{index}" for index in range(4)}
