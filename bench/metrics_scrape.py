@@ -281,8 +281,15 @@ def main() -> None:
             # One line per request otherwise.
             logging.getLogger("elastic_transport").setLevel(logging.WARNING)
             logging.getLogger("telemetry").setLevel(logging.WARNING)
-            for backend in backends:
-                run(args, backend, ports, database)
+            try:
+                for backend in backends:
+                    run(args, backend, ports, database)
+            finally:
+                from telemetry.stream import stream_close
+
+                # The stream's last report of its counters goes to this database:
+                # close it before the database is dropped, not at interpreter exit.
+                stream_close()
     finally:
         stop.set()
         child.join(10)

@@ -322,7 +322,8 @@ def metrics_scrape_round(
                 report.samples += len(scraped.samples)
                 if produce is not None:
                     try:
-                        produce(ref, target.address, scraped.samples)
+                        # The URL scraped, as docs/metrics-stream.md shows it.
+                        produce(ref, target.url, scraped.samples)
                     except Exception:  # a down Kafka never stops scraping or storing
                         log.warning("streaming samples of %s failed", target.address, exc_info=True)
                 unstored.add(scraped, target, ref)

@@ -9,6 +9,8 @@ import uuid
 from celery import shared_task
 from django.core.cache import cache
 
+from telemetry.discovery import DiscoveryFailed
+
 log = logging.getLogger(__name__)
 
 ROUND_LOCK = "telemetry:scrape-round"
@@ -20,6 +22,31 @@ def metrics_discover_task() -> None:
     from telemetry.discovery import targets_discover
 
     targets_discover()
+
+
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+    # The API server being away is transient; past the retries the beat round finds
+    # the targets all the same.
+    autoretry_for=(DiscoveryFailed,),
+    retry_backoff=5,
+    max_retries=3,
+)
+def metrics_instance_discover_task(instance_id: int) -> None:
+    """Find one instance's exporters after an operation on it ended (or drop them)."""
+    from deployments.models import Instance
+    from telemetry.discovery import instance_targets_discover
+
+    instance = (
+        Instance.objects.select_related("namespace", "namespace__cluster")
+        .filter(pk=instance_id)
+        .first()
+    )
+    if instance is None:  # deleted meanwhile: its targets went with it (cascade)
+        return
+    instance_targets_discover(instance=instance)
 
 
 @shared_task(

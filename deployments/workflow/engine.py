@@ -42,6 +42,7 @@ from portal.crypto import decrypt_json
 from portal.heartbeat import heartbeat
 from portal.services.audit import audit_record
 from search.services.indexing import index_later
+from telemetry.discovery import instance_targets_discover_later
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +377,8 @@ def _succeed_write(
         )
         # The search index hears of the new state once this transaction commits.
         index_later("instance", [instance.pk])
+        # So do the metrics: the pods changed (or are gone), find them again now.
+        instance_targets_discover_later(instance=instance)
 
 
 def _undo(run: Run) -> tuple[str, str, bool]:
@@ -452,4 +455,6 @@ def _fail(run: Run, step_name: str, message: str) -> None:
         )
         # The search index hears of the new state once this transaction commits.
         index_later("instance", [instance.pk])
+        # So do the metrics: the pods changed (or are gone), find them again now.
+        instance_targets_discover_later(instance=instance)
     log.info("operation %s %s: %s (%s)", operation.pk, state, error, undone)

@@ -73,6 +73,30 @@ class _Handler(socketserver.BaseRequestHandler):
             + body
         )
 
+    def _binary(self) -> None:
+        body = bytes(range(256)) * 64  # not UTF-8: no parser sees it
+        self.request.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+
+    def _huge_declared(self) -> None:
+        # Says 100 MB up front, then sends them: refused on the header alone.
+        size = 100 * 1024**2
+        self.request.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+            + str(size).encode()
+            + b"\r\n\r\n"
+        )
+        line = b"filler_total 1\n" * 4096
+        sent = 0
+        while sent < size and not self.server.stop.is_set():
+            self.request.sendall(line)
+            sent += len(line)
+        self.server.huge_sent = sent
+
     def _huge(self) -> None:
         # 100 MB of valid samples and no Content-Length: only reading tells the size.
         self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")

@@ -17,8 +17,9 @@ from uuid import uuid4
 
 import pytest
 
-from telemetry.models import StreamProducer
+from telemetry.models import MetricPoint, ScrapeTarget, StreamProducer
 from telemetry.samples import InstanceRef, Sample
+from telemetry.scrape import metrics_scrape_round
 from telemetry.stream import (
     ERROR,
     MESSAGE_TIMEOUT,
@@ -28,7 +29,9 @@ from telemetry.stream import (
     stream_counters,
     stream_flush,
 )
+from tests.telemetry.conftest import cluster_row, deployed, kube_namespace
 from tests.telemetry.kafka_support import PrivateBroker, kafka_servers, names_of, read_topic
+from tests.telemetry.support import exporter, requests_registry
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -241,6 +244,7 @@ PRODUCE_IN_ANOTHER_PROCESS = """
 import django, sys
 django.setup()
 from telemetry.samples import InstanceRef, Sample
+from telemetry.scrape import metrics_scrape_round
 from telemetry.stream import samples_produce, stream_close
 instance = InstanceRef("team-b", "db", "pg-exporter", "2.0.0")
 samples_produce(instance, "http://10.9.9.9:9187/metrics",
@@ -312,3 +316,69 @@ def test_healthz_without_kafka_says_so_and_is_fine(settings, client):
     settings.KAFKA_BOOTSTRAP_SERVERS = ""
 
     assert client.get("/healthz").json()["kafka"] == {"ok": True, "configured": False}
+
+
+@pytest.mark.django_db
+def test_scraping_goes_on_while_kafka_is_away_and_the_stream_catches_up_after(
+    private_stream, private_broker, team, client
+):
+    # Scrape rounds as the beat runs them, against a real exporter; the broker is
+    # killed after the first round and started again after the third.
+    private_stream.ELASTICSEARCH_URL = ""
+    instance = deployed(kube_namespace(team, cluster_row(), "pay-prod"))
+    with exporter(requests_registry(served=5)) as port:
+        target = ScrapeTarget.objects.create(
+            instance=instance,
+            pod="web-0",
+            address=f"127.0.0.1:{port}",
+            url=f"http://127.0.0.1:{port}/metrics",
+            found_by="pod",
+        )
+        first = metrics_scrape_round()
+        assert stream_flush(timeout=60) == 0
+        per_round = first.samples
+
+        private_broker.stop()
+        outage = [metrics_scrape_round() for _ in range(2)]
+        assert [(r.up, r.down, r.stored) for r in outage] == [(1, 0, per_round)] * 2
+        # What waits for Kafka is shown, nothing is lost yet.
+        kafka = client.get("/healthz").json()["kafka"]
+        assert (kafka["connected"], kafka["backlog"], kafka["dropped"]) == (
+            False,
+            2 * per_round,
+            0,
+        )
+        text = client.get("/metrics").content.decode()
+        assert f"opsmarket_kafka_backlog_messages {2 * per_round}.0" in text
+
+        private_broker.start()
+        assert stream_flush(timeout=120) == 0
+        last = metrics_scrape_round()
+        assert stream_flush(timeout=60) == 0
+
+    target.refresh_from_db()
+    assert (target.health, target.last_error) == ("up", "")
+    # No round missed: every one stored its samples, one point per round and series
+    # (read as stored: the chart API merges points closer than its step).
+    stored = MetricPoint.objects.filter(series__instance=instance, series__name="requests_total")
+    assert Counter(stored.values_list("series__labels__code", flat=True)) == {"200": 4, "500": 4}
+    assert stored.values("at").distinct().count() == 4
+    # The stream caught up: the consumer reads every round's samples, once each.
+    produced = per_round * 4
+    assert last.samples == per_round
+    messages = read_topic(
+        private_broker.servers, private_stream.KAFKA_METRICS_TOPIC, expect=produced
+    )
+    assert len(messages) == produced
+    stamps = Counter(m["@timestamp"] for _, m in messages if m["name"] == "requests_total")
+    assert sorted(stamps.values()) == [2, 2, 2, 2]  # codes 200 and 500, in four rounds
+    kafka = client.get("/healthz").json()["kafka"]
+    assert (kafka["connected"], kafka["backlog"], kafka["delivered"], kafka["dropped"]) == (
+        True,
+        0,
+        produced,
+        0,
+    )
+    text = client.get("/metrics").content.decode()
+    assert f"opsmarket_kafka_messages_delivered_total {produced}.0" in text
+    assert "opsmarket_kafka_backlog_messages 0.0" in text
