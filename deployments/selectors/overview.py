@@ -46,7 +46,7 @@ OVERVIEW_DAYS = 14
 HEALTH_ROWS = (
     ("healthy", "Healthy", "success"),
     ("progressing", "Progressing", "info"),
-    ("degraded", "Degraded", "danger"),
+    ("degraded", "Degraded", "warning"),
     ("unknown", "Unknown", "neutral"),
     (InstanceStatus.INSTALLING.value, "Installing", "info"),
     (InstanceStatus.UPGRADING.value, "Upgrading", "info"),
