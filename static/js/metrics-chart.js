@@ -150,7 +150,9 @@
               width: 1.75,
               spanGaps: true,
               points: { show: false },
-              value: function (plot, value) { return formatNumber(value) + unit; },
+              value: function (plot, value) {
+                return value === null || value === undefined ? "—" : formatNumber(value) + unit;
+              },
             };
           })
         ),
