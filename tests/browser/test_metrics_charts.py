@@ -3,7 +3,7 @@ its chart (a canvas, a legend naming the metric, a table of the same series), th
 target health table, and the home overview's charts, at laptop and phone sizes.
 
 Screenshots: artifacts/screenshots/metrics-tab.png, metrics-tab-phone.png,
-home-charts.png, home-charts-phone.png."""
+home-charts.png, home-charts-phone.png, metrics-tab-dark.png."""
 
 from __future__ import annotations
 
@@ -87,6 +87,10 @@ def test_the_metrics_tab_draws_the_chart_and_the_home_overview_its_charts(
     log_in(page, web.username, PASSWORD)
 
     page.goto("/instances/pay-prod/web/")
+    tab_list = page.get_by_role("tablist", name="Instance details")
+    # All seven tabs fit at laptop width: the list does not scroll sideways.
+    sizes = tab_list.evaluate("list => [list.scrollWidth, list.clientWidth]")
+    assert sizes[0] <= sizes[1], sizes
     page.get_by_role("tab", name="Metrics").click()
     metrics = page.locator("#metrics-view[data-metrics]")
     # The counter is drawn as its rate: 3 and 1 requests a second.
@@ -145,4 +149,15 @@ def test_the_metrics_tab_draws_the_chart_and_the_home_overview_its_charts(
     page.set_viewport_size(PHONE)
     no_horizontal_scroll(page)
     screenshot(page, "home-charts-phone")
+
+    # The dark theme: the lines take the lighter set of colours.
+    page.set_viewport_size(LAPTOP)
+    page.emulate_media(color_scheme="dark")
+    page.goto("/instances/pay-prod/web/?tab=metrics")
+    expect(metrics.locator("[data-metrics-status]")).to_contain_text("requests per second")
+    first_line = page.evaluate(
+        "getComputedStyle(document.querySelector('.metrics')).getPropertyValue('--chart-1')"
+    )
+    assert first_line.strip() == "#8ea8ff"
+    screenshot(page, "metrics-tab-dark", full_page=False)
     assert errors == []
