@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("", include("market.urls")),
     path("", include("deployments.urls")),
+    path("", include("telemetry.urls")),
     path("", include("builds.urls")),
     path("", include("search.urls")),
     path("", include("portal.urls_web")),

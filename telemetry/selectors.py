@@ -13,12 +13,36 @@ from portal.services.errors import Invalid, Unavailable
 from telemetry.models import ScrapeTarget
 from telemetry.samples import InstanceRef
 from telemetry.storage import Series, metrics_store
+from telemetry.storage.base import step_seconds
 
 log = logging.getLogger(__name__)
 
 # The Prometheus metric name syntax.
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,199}")
 DEFAULT_SINCE_SECONDS = 3600
+
+
+# The windows the instance page's Metrics tab offers, longest last.
+CHART_WINDOWS = ((900, "15 min"), (3600, "1 h"), (6 * 3600, "6 h"), (24 * 3600, "24 h"))
+
+
+@dataclass(frozen=True)
+class ChartWindow:
+    seconds: int
+    label: str
+    # The storage's step for this window: the page puts each series' points on
+    # this grid, so that series scraped a few seconds apart share their x values.
+    step: int
+
+
+def chart_windows(*, retention_hours: int) -> list[ChartWindow]:
+    """The Metrics tab's windows that fit in the retention (the shortest always)."""
+    limit = retention_hours * 3600
+    return [
+        ChartWindow(seconds=seconds, label=label, step=step_seconds(0, seconds))
+        for seconds, label in CHART_WINDOWS
+        if seconds <= limit or seconds == CHART_WINDOWS[0][0]
+    ]
 
 
 @dataclass(frozen=True)

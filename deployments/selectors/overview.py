@@ -1,19 +1,27 @@
 """What the home page and the catalogue show of the instances a user may see:
-counts by status, upgrades available, failed operations per day, and which apps
-run where. Every read goes through the permission helper (a user sees their
-teams' namespaces; staff see all) and costs a fixed number of queries."""
+counts by status and by health, upgrades available, operations per day with their
+failure rate, and which apps run where. Every read goes through the permission
+helper (a user sees their teams' namespaces; staff see all) and costs a fixed
+number of queries."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from deployments.models import Instance, InstanceStatus, Operation, OperationState
+from deployments.models import (
+    DeployTarget,
+    Instance,
+    InstanceStatus,
+    LiveHealth,
+    Operation,
+    OperationState,
+)
 from deployments.selectors.instances import TEAM, upgrade_available
 from market.models import App
 from market.selectors.installed import Installation
@@ -28,6 +36,24 @@ STATUS_TONES = {
     InstanceStatus.FAILED: "danger",
 }
 FAILED_STATES = (OperationState.FAILED, OperationState.ROLLED_BACK)
+FINISHED_STATES = (OperationState.SUCCEEDED, *FAILED_STATES)
+OVERVIEW_DAYS = 14
+
+# The home "by health" chart: a deployed instance counts by what the cluster last
+# said of it (SPEC section 9); one whose health is not known (GitOps, not looked at
+# yet, or "unknown") counts as "unknown"; the others by their status, which says
+# more than a health reading taken mid-operation.
+HEALTH_ROWS = (
+    ("healthy", "Healthy", "success"),
+    ("progressing", "Progressing", "info"),
+    ("degraded", "Degraded", "warning"),
+    ("unknown", "Unknown", "neutral"),
+    (InstanceStatus.INSTALLING.value, "Installing", "info"),
+    (InstanceStatus.UPGRADING.value, "Upgrading", "info"),
+    (InstanceStatus.UNINSTALLING.value, "Uninstalling", "info"),
+    (InstanceStatus.FAILED.value, "Failed", "danger"),
+)
+KNOWN_HEALTH = (LiveHealth.HEALTHY, LiveHealth.PROGRESSING, LiveHealth.DEGRADED)
 
 # Drawing units of the two small charts (SVG viewBoxes the browser scales).
 CHART_WIDTH = 420
@@ -64,12 +90,37 @@ class StatusCount:
 
 @dataclass(frozen=True)
 class DayCount:
+    """One day's column: ``count`` operations requested that day, ``failed`` of
+    them failed or rolled back; the column is ``height`` tall, its failed part
+    ``failed_height`` at the bottom."""
+
     day: date
     count: int
+    failed: int
+    finished: int
     x: float
     width: float
     height: float
     y: float
+    failed_height: float
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed over finished, in percent; None when nothing finished."""
+        return round(100 * self.failed / self.finished, 1) if self.finished else None
+
+    @property
+    def rate_text(self) -> str:
+        rate = self.failure_rate
+        return "—" if rate is None else f"{rate:g}%"
+
+    @property
+    def failed_y(self) -> float:
+        return round(self.y + self.height - self.failed_height, 2)
+
+    @property
+    def ok_height(self) -> float:
+        return round(self.height - self.failed_height, 2)
 
     @property
     def center(self) -> float:
@@ -84,10 +135,22 @@ class DayCount:
 class Overview:
     instances: int
     by_status: list[StatusCount]
+    by_health: list[StatusCount]
     upgrades: int
-    failed: int
+    operations: int  # requested in the last ``days`` days
+    failed: int  # of them, failed or rolled back
+    finished: int  # of them, finished
     days: int
     by_day: list[DayCount]
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed over finished operations of the window, in percent."""
+        return round(100 * self.failed / self.finished, 1) if self.finished else None
+
+    @property
+    def health_chart_height(self) -> int:
+        return max(len(self.by_health), 1) * BAR_ROW
 
     @property
     def status_chart_height(self) -> int:
@@ -114,60 +177,95 @@ class Overview:
         return DAY_TOP + DAY_PLOT
 
 
-def _status_counts(rows: dict[str, int]) -> list[StatusCount]:
-    """Every status but `uninstalled` (history, not running), zeros included, so the
-    chart always has the same rows in the same order."""
-    shown = [s for s in InstanceStatus if s != InstanceStatus.UNINSTALLED]
-    top = max([rows.get(s, 0) for s in shown] + [1])
+def _bars(rows: dict[str, int], shown: list[tuple[str, str, str]]) -> list[StatusCount]:
+    """One bar per (key, label, tone) of ``shown``, zeros included, so a chart always
+    has the same rows in the same order."""
+    top = max([rows.get(key, 0) for key, _, _ in shown] + [1])
     plot = BAR_WIDTH - BAR_LABEL_WIDTH - 28  # room for the count after the bar
     return [
         StatusCount(
-            status=status,
-            label=status.replace("_", " ").capitalize(),
-            count=rows.get(status, 0),
-            tone=STATUS_TONES.get(status, "neutral"),
-            width=round(plot * rows.get(status, 0) / top, 2),
+            status=key,
+            label=label,
+            count=rows.get(key, 0),
+            tone=tone,
+            width=round(plot * rows.get(key, 0) / top, 2),
             y=index * BAR_ROW,
         )
-        for index, status in enumerate(shown)
+        for index, (key, label, tone) in enumerate(shown)
     ]
 
 
-def _day_counts(rows: dict[date, int], *, today: date, days: int) -> list[DayCount]:
-    top = max([*rows.values(), 1])
+def _status_counts(rows: dict[str, int]) -> list[StatusCount]:
+    """Every status but `uninstalled` (history, not running)."""
+    shown = [
+        (s.value, s.replace("_", " ").capitalize(), STATUS_TONES.get(s, "neutral"))
+        for s in InstanceStatus
+        if s != InstanceStatus.UNINSTALLED
+    ]
+    return _bars(rows, shown)
+
+
+def _health_key(status: str, live_health: str, target: str) -> str | None:
+    if status == InstanceStatus.UNINSTALLED:
+        return None
+    if status != InstanceStatus.DEPLOYED:
+        return status
+    if target == DeployTarget.KUBERNETES and live_health in KNOWN_HEALTH:
+        return live_health
+    return "unknown"
+
+
+def _day_counts(
+    rows: dict[date, tuple[int, int, int]], *, today: date, days: int
+) -> list[DayCount]:
+    """``rows``: (operations, failed, finished) per day."""
+    top = max([total for total, _, _ in rows.values()] + [1])
     slot = DAY_WIDTH / days
     result = []
     for index in range(days):
         day = today - timedelta(days=days - 1 - index)
-        count = rows.get(day, 0)
+        count, failed, finished = rows.get(day, (0, 0, 0))
         height = round(DAY_PLOT * count / top, 2)
         result.append(
             DayCount(
                 day=day,
                 count=count,
-                x=round(index * slot + slot * 0.2, 2),
-                width=round(slot * 0.6, 2),
+                failed=failed,
+                finished=finished,
+                x=round(index * slot + slot * 0.15, 2),
+                width=round(slot * 0.7, 2),
                 height=height,
                 y=round(DAY_TOP + DAY_PLOT - height, 2),
+                failed_height=round(DAY_PLOT * failed / top, 2),
             )
         )
     return result
 
 
-def instance_overview(*, user: AnyUser, days: int = 7, now: datetime | None = None) -> Overview:
+def instance_overview(
+    *, user: AnyUser, days: int = OVERVIEW_DAYS, now: datetime | None = None
+) -> Overview:
     """Counts for the home page, in three queries.
 
-    Steps: count visible instances by status; read each visible instance's version
-    with its app's latest (one query with a subquery) and compare them as SemVer;
-    count failed or rolled-back operations per day over the last ``days`` days."""
+    Steps: count visible instances by (status, live health, target) and add them up
+    by status and by health; read each visible instance's version with its app's
+    latest (one query with a subquery) and compare them as SemVer; count the
+    operations requested per day over the last ``days`` days, with how many of
+    them finished and how many failed (or were rolled back)."""
     now = now or timezone.now()
     visible = filter_visible(user, Instance.objects.all(), team_field=TEAM)
-    by_status = dict(
+    by_status: dict[str, int] = {}
+    by_health: dict[str, int] = {}
+    for status, live_health, target, count in (
         visible.order_by()
-        .values_list("status")
+        .values_list("status", "live_health", "namespace__target")
         .annotate(count=Count("pk"))
-        .values_list("status", "count")
-    )
+        .values_list("status", "live_health", "namespace__target", "count")
+    ):
+        by_status[status] = by_status.get(status, 0) + count
+        key = _health_key(status, live_health, target)
+        if key is not None:
+            by_health[key] = by_health.get(key, 0) + count
     latest = App.objects.filter(market=OuterRef("market"), name=OuterRef("app_name")).values(
         "latest"
     )[:1]
@@ -179,23 +277,30 @@ def instance_overview(*, user: AnyUser, days: int = 7, now: datetime | None = No
     upgrades = sum(1 for version, newest in versions if upgrade_available(version, newest))
     today = timezone.localdate(now)
     since = timezone.make_aware(datetime.combine(today - timedelta(days=days - 1), time.min))
-    failed = (
-        filter_visible(
+    per_day = {
+        row["day"]: (row["total"], row["failed"], row["finished"])
+        for row in filter_visible(
             user,
-            Operation.objects.filter(state__in=FAILED_STATES, finished_at__gte=since),
+            Operation.objects.filter(created_at__gte=since),
             team_field="instance__namespace__team",
         )
-        .annotate(day=TruncDate("finished_at", tzinfo=timezone.get_current_timezone()))
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .order_by()
         .values("day")
-        .annotate(count=Count("pk"))
-    )
-    per_day = {row["day"]: row["count"] for row in failed}
+        .annotate(
+            total=Count("pk"),
+            failed=Count("pk", filter=Q(state__in=FAILED_STATES)),
+            finished=Count("pk", filter=Q(state__in=FINISHED_STATES)),
+        )
+    }
     return Overview(
         instances=sum(n for s, n in by_status.items() if s != InstanceStatus.UNINSTALLED),
         by_status=_status_counts(by_status),
+        by_health=_bars(by_health, list(HEALTH_ROWS)),
         upgrades=upgrades,
-        failed=sum(per_day.values()),
+        operations=sum(total for total, _, _ in per_day.values()),
+        failed=sum(failed for _, failed, _ in per_day.values()),
+        finished=sum(finished for _, _, finished in per_day.values()),
         days=days,
         by_day=_day_counts(per_day, today=today, days=days),
     )

@@ -33,7 +33,7 @@ from portal.permissions import has_team_role
 
 # Whose objects should be in the cluster: what the live state looks at.
 LIVE_STATUSES = (InstanceStatus.DEPLOYED, InstanceStatus.UPGRADING)
-TABS = ("values", "resources", "manifests", "revisions", "operations", "dependencies")
+TABS = ("values", "resources", "manifests", "revisions", "operations", "dependencies", "metrics")
 
 
 def steps_url(operation: Operation) -> str:

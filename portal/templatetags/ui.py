@@ -265,6 +265,9 @@ STATUS_TONES: dict[str, str] = {
     "committed": "neutral",
     "healthy": "success",
     "progressing": "info",
+    # Scrape targets of instance metrics (SPEC section 10).
+    "up": "success",
+    "down": "danger",
 }
 # States in which something is still happening: the badge shows a pulsing dot.
 LIVE_STATES = frozenset({"queued", "running", "installing", "upgrading", "uninstalling"})

@@ -256,16 +256,19 @@ def test_home_counts_and_charts_and_the_catalogue_marks_what_you_run(
     expect(stats.locator('[data-stat="instances"] .stat__value')).to_have_text("2")
     expect(stats.locator('[data-stat="upgrades"] .stat__value')).to_have_text("1")
     expect(stats.locator('[data-stat="failed"] .stat__value')).to_have_text("1")
-    chart = page.locator("#chart-status")
+    chart = page.locator("#chart-health")
     expect(chart).to_be_visible()
-    expect(chart.locator('[data-status="deployed"]')).to_have_attribute("data-count", "2")
-    expect(chart.locator('[data-status="failed"]')).to_have_attribute("data-count", "0")
-    bar = chart.locator('[data-status="deployed"] rect').bounding_box()
+    # GitOps instances: deployed, their health not known to the portal.
+    expect(chart.locator('[data-health="unknown"]')).to_have_attribute("data-count", "2")
+    expect(chart.locator('[data-health="failed"]')).to_have_attribute("data-count", "0")
+    bar = chart.locator('[data-health="unknown"] rect').bounding_box()
     assert bar is not None and bar["width"] > 50  # drawn, not an empty frame
-    failures = page.locator("#chart-failed .overview-chart__day")
-    expect(failures).to_have_count(7)
-    expect(failures.last).to_have_attribute("data-count", "1")
-    expect(failures.last.locator("rect")).to_be_visible()
+    days = page.locator("#chart-operations .overview-chart__day")
+    expect(days).to_have_count(14)
+    # Today: the install of web-app, its dependency's and the refused upgrade.
+    expect(days.last).to_have_attribute("data-failed", "1")
+    expect(days.last.locator(".overview-chart__column--failed")).to_be_visible()
+    expect(page.locator("#operations-summary")).to_contain_text("1 failed: a failure rate of")
     screenshot(page, "home-overview", full_page=False)
     page.set_viewport_size(PHONE)  # type: ignore[arg-type]
     no_horizontal_scroll(page)

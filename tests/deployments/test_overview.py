@@ -1,7 +1,7 @@
 """The home page's overview and the catalogue's "installed" marks: counts of the
-instances a user may see (their teams' namespaces; staff see all), upgrades
-available, failed operations of the last days, and which catalogue apps run where,
-each in a fixed number of queries."""
+instances a user may see (their teams' namespaces; staff see all) by status and by
+health, upgrades available, operations per day of the last 14 days with their
+failure rate, and which catalogue apps run where, each in a fixed number of queries."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def add(namespace: Namespace, market: Market, name: str, app: str, version: str,
 
 
 def fail(instance: Instance, *, days_ago: float, state: str = "failed") -> Operation:
-    finished = timezone.now() - timedelta(days=days_ago)
+    when = timezone.now() - timedelta(days=days_ago)
     return Operation.objects.create(
-        instance=instance, kind="upgrade", state=state, finished_at=finished
+        instance=instance, kind="upgrade", state=state, created_at=when, finished_at=when
     )
 
 
@@ -62,8 +62,11 @@ def estate(apps_market: Market, namespace: Namespace, operator: Any) -> dict[str
     fail(broken, days_ago=0)
     fail(web, days_ago=2, state="rolled_back")
     fail(web, days_ago=3)
-    fail(web, days_ago=10)  # before the window
-    Operation.objects.create(instance=redis, kind="install", state="succeeded")
+    fail(web, days_ago=10)
+    fail(web, days_ago=20)  # before the window
+    fail(redis, days_ago=0, state="succeeded")
+    fail(redis, days_ago=3, state="succeeded")
+    fail(redis, days_ago=0, state="running")  # not finished: no part of the rate
     other = make_namespace(make_team("ops"), "ops-prod")
     foreign = add(other, market, "web-app", "web-app", "1.0.0", "failed")
     add(other, market, "redis-lite", "redis-lite", "1.0.0", "deployed")
@@ -82,13 +85,43 @@ def test_the_overview_counts_only_the_users_namespaces(estate: dict[str, Any], o
         "failed": 1,
         "uninstalling": 0,
     }
+    # Deployed ones by health: web-app is healthy on its cluster, redis-lite is a
+    # GitOps instance whose health the portal cannot know.
+    assert {row.status: row.count for row in overview.by_health} == {
+        "healthy": 0,
+        "progressing": 0,
+        "degraded": 0,
+        "unknown": 2,
+        "installing": 0,
+        "upgrading": 1,
+        "uninstalling": 0,
+        "failed": 1,
+    }
     assert overview.upgrades == 3  # web-app 1.0.0, web-b and web-c at 1.1.0; not redis-lite
-    assert overview.failed == 3
-    assert [day.count for day in overview.by_day] == [0, 0, 0, 1, 1, 0, 1]
-    assert overview.by_day[-1].day == timezone.localdate()
+    assert (overview.operations, overview.failed, overview.finished) == (7, 4, 6)
+    assert overview.failure_rate == 66.7
+    assert len(overview.by_day) == 14 and overview.by_day[-1].day == timezone.localdate()
+    counts = [(day.count, day.failed) for day in overview.by_day]
+    assert counts == [(0, 0)] * 3 + [(1, 1)] + [(0, 0)] * 6 + [(2, 1), (1, 1), (0, 0), (3, 1)]
+    assert [day.rate_text for day in overview.by_day][-4:] == ["50%", "100%", "—", "50%"]
 
     staff = instance_overview(user=make_user("root", staff=True))
-    assert staff.instances == 6 and staff.failed == 4
+    assert staff.instances == 6 and staff.failed == 5 and staff.operations == 8
+
+
+def test_deployed_instances_on_a_cluster_count_by_their_live_health(
+    estate: dict[str, Any], operator: Any, namespace: Namespace
+):
+    namespace.target = "kubernetes"
+    namespace.save(update_fields=["target"])
+    Instance.objects.filter(name="web-app", namespace=namespace).update(live_health="healthy")
+    Instance.objects.filter(name="redis-lite", namespace=namespace).update(live_health="degraded")
+    Instance.objects.filter(name="web-c", namespace=namespace).update(live_health="degraded")
+
+    rows = {row.status: row.count for row in instance_overview(user=operator).by_health}
+
+    # web-c is upgrading: its status counts, not a reading taken mid-upgrade.
+    assert (rows["healthy"], rows["degraded"], rows["unknown"], rows["upgrading"]) == (1, 1, 0, 1)
 
 
 def test_a_user_of_no_team_sees_zeros(estate: dict[str, Any]):
@@ -105,12 +138,18 @@ def stat(html: str, name: str) -> int:
 def test_the_home_page_shows_the_counts_and_the_charts(estate: dict[str, Any], operator: Any):
     html = client_for(operator).get("/").content.decode()
 
-    assert (stat(html, "instances"), stat(html, "upgrades"), stat(html, "failed")) == (4, 3, 3)
-    assert 'data-status="deployed" data-count="2"' in html
-    assert 'data-status="failed" data-count="1"' in html
+    assert (stat(html, "instances"), stat(html, "upgrades"), stat(html, "failed")) == (4, 3, 4)
+    assert 'data-health="unknown" data-count="2"' in html
+    assert 'data-health="failed" data-count="1"' in html
     today = timezone.localdate().isoformat()
-    assert f'data-day="{today}" data-count="1"' in html
-    assert 'aria-label="Instances by status: installing 0, deployed 2, upgrading 1' in html
+    assert f'data-day="{today}" data-count="3" data-failed="1"' in html
+    assert 'aria-label="Instances by health: healthy 0, progressing 0, degraded 0, unknown 2' in (
+        html
+    )
+    assert "7 operations in the last 14 days, 4 failed: a failure rate of" in html
+    assert "<strong>66.7%</strong> of the 6 finished" in html
+    # The text fallback: the same numbers in a table.
+    assert "<caption" in html and "Operations per day" in html
 
 
 def test_the_home_page_reads_in_fixed_queries(

@@ -103,7 +103,7 @@ def test_install_through_the_form_lands_on_a_deployed_instance(
     assert "replicas: 3" in html
     assert 'data-resource="Deployment/web-app"' in html
     assert 'data-revision="1"' in html
-    assert 'id="operation-steps"' in html and "hx-get" not in html  # finished: no polling
+    assert 'id="operation-steps"' in html and 'hx-trigger="every' not in html  # no polling
     assert "upgrade available: 1.2.0" in html
     assert commit_subjects(gitops_repo)[-1] == "install pay-prod/web-app web-app@1.0.0"
     assert AuditEvent.objects.filter(action="instance.install").count() == 1
