@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"removed advisory {options['remove']} of {app}")
                 return
             needed = ("advisory_id", "severity", "affected", "summary")
-            missing = [f"--{n.removeprefix('advisory_')}" for n in needed if not options[n]]
+            missing = [f"--{n.removeprefix('advisory_')}" for n in needed if options[n] is None]
             if missing:
                 raise CommandError(
                     f"an advisory needs {', '.join(missing)} (or --remove ID)", returncode=1
