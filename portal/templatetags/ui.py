@@ -265,6 +265,12 @@ STATUS_TONES: dict[str, str] = {
     "committed": "neutral",
     "healthy": "success",
     "progressing": "info",
+    # Yanked versions and advisory severities (SPEC 14).
+    "yanked": "danger",
+    "critical": "danger",
+    "high": "danger",
+    "moderate": "warning",
+    "low": "neutral",
 }
 # States in which something is still happening: the badge shows a pulsing dot.
 LIVE_STATES = frozenset({"queued", "running", "installing", "upgrading", "uninstalling"})

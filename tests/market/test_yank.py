@@ -309,19 +309,23 @@ def test_sync_over_s3_carries_yanks_and_advisories(
     assert App.objects.get(market__name="team-reader").advisories[0]["id"] == "OMSA-1"
 
 
+def _advisory(**change: Any) -> dict[str, Any]:
+    return {"id": "A-1", "severity": "low", "affected": "*", "summary": "s", **change}
+
+
 HOSTILE_INDEXES = [
     ("advisories", "not a list", "advisories must be a list"),
-    ("advisories", [{"id": "A-1", "severity": "high", "affected": "1.0.0 ||", "summary": "s"}], "empty alternative"),
-    ("advisories", [{"id": "A-1", "severity": "urgent", "affected": "*", "summary": "s"}], "severity"),
-    ("advisories", [{"id": "A-1", "severity": "low", "affected": "*", "summary": "s" * 10_000}], "longer than 500"),
-    ("advisories", [{"id": "A" * 300, "severity": "low", "affected": "*", "summary": "s"}], "id must be"),
-    ("advisories", [{"id": "A-1", "severity": "low", "affected": "*", "summary": "s", "fixed": 3}], "fixed"),
+    ("advisories", [_advisory(affected="1.0.0 ||")], "empty alternative"),
+    ("advisories", [_advisory(severity="urgent")], "severity"),
+    ("advisories", [_advisory(summary="s" * 10_000)], "longer than 500"),
+    ("advisories", [_advisory(id="A" * 300)], "id must be"),
+    ("advisories", [_advisory(fixed=3)], "fixed"),
     ("advisories", [dict(ADVISORY)] * 2, "repeats"),
-    ("advisories", [dict(ADVISORY, id=f"A-{i}") for i in range(101)], "more than 100"),
+    ("advisories", [_advisory(id=f"A-{i}") for i in range(101)], "more than 100"),
     ("yanked", 42, "yanked must be a string"),
     ("yanked", "y" * 100_000, "longer than 500"),
     ("yanked", "", "yanked is empty"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("where", "value", "reason"), HOSTILE_INDEXES)
