@@ -21,6 +21,16 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "moderate": 2, "low": 3}
 M = TypeVar("M", bound=Model)
 
 
+def advisories_sorted(advisories: Any) -> list[dict[str, str]]:
+    """An app's advisories, most severe first (then by id)."""
+    if not isinstance(advisories, list):
+        return []
+    rows = [a for a in advisories if isinstance(a, dict)]
+    return sorted(
+        rows, key=lambda a: (SEVERITY_ORDER.get(a.get("severity", ""), 9), a.get("id", ""))
+    )
+
+
 def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str]]:
     """The advisories whose `affected` range holds `version`, most severe first.
     A version or range that does not parse affects nothing (sync refuses bad ranges;
@@ -40,7 +50,7 @@ def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str
                 hits.append(advisory)
         except InvalidRange:
             continue
-    return sorted(hits, key=lambda a: (SEVERITY_ORDER.get(a.get("severity", ""), 9), a["id"]))
+    return advisories_sorted(hits)
 
 
 def yanked_reason(*, market: Market | int, app: str, version: str) -> str:

@@ -19,7 +19,7 @@ from market.forms import SORT_CHOICES, CatalogueFilterForm
 from market.index import ADVISORY_SEVERITIES
 from market.models import App, AppVersion
 from market.prose import doc_path, doc_slug, docs_link_resolver, render_markdown
-from market.selectors.advisories import SEVERITY_ORDER, VersionFlags, advisories_affecting
+from market.selectors.advisories import VersionFlags, advisories_affecting, advisories_sorted
 from market.selectors.browse import (
     app_dependencies,
     catalogue_page,
@@ -170,9 +170,7 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
             yanked=selected.yanked,
             advisories=advisories_affecting(advisories=found.advisories, version=selected.version),
         ),
-        "advisories": sorted(
-            found.advisories, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["id"])
-        ),
+        "advisories": advisories_sorted(found.advisories),
         "severities": ADVISORY_SEVERITIES,
         "selected_is_latest": selected.version == latest.version,
         "about": _manifest_summary(selected),
