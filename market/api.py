@@ -15,16 +15,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from guards.slugs import validate_slug
-from market.index import VersionConflict
+from market.index import (
+    ADVISORY_SEVERITIES,
+    MAX_ADVISORY_SUMMARY,
+    MAX_YANK_REASON,
+    VersionConflict,
+)
 from market.models import App, AppVersion, Market
 from market.package import PackageRefused
+from market.selectors.advisories import advisories_affecting
 from market.selectors.browse import market_location
 from market.selectors.catalogue import app_get, app_version_get, catalogue_apps
 from market.selectors.markets import market_get, market_signature_summary
+from market.semver import MAX_RANGE_LENGTH
 from market.services.details import version_readme
 from market.services.markets import MarketExists, MarketRefused, market_add
 from market.services.publish import can_publish, package_publish
 from market.services.sync import sync_job_enqueue
+from market.services.yank import advisory_add, advisory_remove, version_unyank, version_yank
 from market.signing import MAX_ROOT_BYTES
 from market.storage.base import StorageError
 from portal.actors import actor_from_request
@@ -135,17 +143,35 @@ class AppOutput(serializers.ModelSerializer):
 
 
 class VersionOutput(serializers.ModelSerializer):
+    yanked = serializers.SerializerMethodField(
+        help_text="Why the publisher yanked it; null when not yanked (SPEC 14)."
+    )
+
     class Meta:
         model = AppVersion
-        fields = ["version", "digest", "size", "published", "publisher"]
+        fields = ["version", "digest", "size", "published", "publisher", "yanked"]
+
+    def get_yanked(self, obj: AppVersion) -> str | None:
+        return obj.yanked or None
+
+
+class AdvisorySerializer(serializers.Serializer):
+    """An advisory (SPEC 14); the service checks id, severity, range and lengths."""
+
+    id = serializers.CharField(max_length=100)
+    severity = serializers.ChoiceField(choices=ADVISORY_SEVERITIES)
+    affected = serializers.CharField(max_length=MAX_RANGE_LENGTH, help_text="An npm range.")
+    fixed = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    summary = serializers.CharField(max_length=MAX_ADVISORY_SUMMARY)
 
 
 class AppDetailOutput(AppOutput):
     versions = VersionOutput(many=True)
     readme = serializers.CharField()
+    advisories = AdvisorySerializer(many=True)
 
     class Meta(AppOutput.Meta):
-        fields = [*AppOutput.Meta.fields, "readme", "versions"]
+        fields = [*AppOutput.Meta.fields, "readme", "versions", "advisories"]
 
 
 class VersionDetailOutput(serializers.ModelSerializer):
@@ -153,6 +179,10 @@ class VersionDetailOutput(serializers.ModelSerializer):
     market = serializers.CharField(source="app.market.name")
     readme = serializers.SerializerMethodField()
     dependencies = serializers.SerializerMethodField()
+    yanked = serializers.SerializerMethodField(help_text="Why it is yanked; null when not.")
+    advisories = serializers.SerializerMethodField(
+        help_text="The app's advisories whose affected range holds this version."
+    )
 
     class Meta:
         model = AppVersion
@@ -167,7 +197,15 @@ class VersionDetailOutput(serializers.ModelSerializer):
             "manifest",
             "readme",
             "dependencies",
+            "yanked",
+            "advisories",
         ]
+
+    def get_yanked(self, obj: AppVersion) -> str | None:
+        return obj.yanked or None
+
+    def get_advisories(self, obj: AppVersion) -> list[dict[str, str]]:
+        return advisories_affecting(advisories=obj.app.advisories, version=obj.version)
 
     def get_readme(self, obj: AppVersion) -> str:
         return version_readme(version=obj)
@@ -324,3 +362,129 @@ class VersionDetailView(GenericAPIView):
     def get(self, request: Request, market: str, name: str, version: str) -> Response:
         row = app_version_get(market=market, name=name, version=version)
         return Response(VersionDetailOutput(row).data)
+
+
+# --- yanked versions and advisories (SPEC 14) ----------------------------------------
+
+
+class YankInput(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=MAX_YANK_REASON, help_text="Why, shown to everyone who would install it."
+    )
+
+
+class YankOutput(serializers.Serializer):
+    app = serializers.CharField()
+    version = serializers.CharField()
+    yanked = serializers.CharField(allow_null=True)
+    changed = serializers.BooleanField(help_text="False when it already was so.")
+
+
+class VersionYankView(GenericAPIView):
+    serializer_class = YankInput
+
+    def _answer(self, market: Market, name: str, version: str, changed: bool) -> Response:
+        row = app_version_get(market=market.name, name=name, version=version)
+        body = {"app": name, "version": version, "yanked": row.yanked or None, "changed": changed}
+        return Response(YankOutput(body).data)
+
+    @extend_schema(
+        request=YankInput,
+        responses={200: YankOutput, 400: ERR, 403: ERR, 404: ERR, 503: ERR},
+        description="Yank a version (publishers of the market): installs refuse it unless"
+        " the exact version is asked for with ?force=1; instances running it are flagged.",
+    )
+    def post(self, request: Request, market: str, name: str, version: str) -> Response:
+        target = market_get(name=market)
+        data = YankInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = version_yank(
+                actor=actor_from_request(request),
+                market=target,
+                app=name,
+                version=version,
+                reason=data.validated_data["reason"],
+            )
+        except StorageError as exc:
+            raise ServiceUnavailable(f"market storage: {exc}") from None
+        return self._answer(target, name, version, result.changed)
+
+    @extend_schema(
+        request=None,
+        responses={200: YankOutput, 403: ERR, 404: ERR, 503: ERR},
+        description="Take a yank back.",
+    )
+    def delete(self, request: Request, market: str, name: str, version: str) -> Response:
+        target = market_get(name=market)
+        try:
+            result = version_unyank(
+                actor=actor_from_request(request), market=target, app=name, version=version
+            )
+        except StorageError as exc:
+            raise ServiceUnavailable(f"market storage: {exc}") from None
+        return self._answer(target, name, version, result.changed)
+
+
+class AdvisoryListView(GenericAPIView):
+    serializer_class = AdvisorySerializer
+    pagination_class = None  # an app holds at most MAX_ADVISORIES
+
+    @extend_schema(responses={200: AdvisorySerializer(many=True), 404: ERR})
+    def get(self, request: Request, market: str, name: str) -> Response:
+        return Response(
+            AdvisorySerializer(app_get(market=market, name=name).advisories, many=True).data
+        )
+
+    @extend_schema(
+        request=AdvisorySerializer,
+        responses={201: AdvisorySerializer, 200: AdvisorySerializer, 400: ERR, 403: ERR, 404: ERR},
+        description="Publish an advisory (publishers of the market); the same id replaces"
+        " one. Instances whose version is affected are flagged.",
+    )
+    def post(self, request: Request, market: str, name: str) -> Response:
+        target = market_get(name=market)
+        data = AdvisorySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        existed = any(
+            a.get("id") == data.validated_data["id"]
+            for a in App.objects.filter(market=target, name=name)
+            .values_list("advisories", flat=True)
+            .first()
+            or []
+        )
+        try:
+            advisory_add(
+                actor=actor_from_request(request),
+                market=target,
+                app=name,
+                advisory=dict(data.validated_data),
+            )
+        except StorageError as exc:
+            raise ServiceUnavailable(f"market storage: {exc}") from None
+        stored = next(
+            a
+            for a in app_get(market=market, name=name).advisories
+            if a["id"] == data.validated_data["id"]
+        )
+        return Response(
+            AdvisorySerializer(stored).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+
+class AdvisoryDetailView(GenericAPIView):
+    serializer_class = AdvisorySerializer
+
+    @extend_schema(request=None, responses={204: None, 403: ERR, 404: ERR, 503: ERR})
+    def delete(self, request: Request, market: str, name: str, advisory: str) -> Response:
+        try:
+            advisory_remove(
+                actor=actor_from_request(request),
+                market=market_get(name=market),
+                app=name,
+                advisory_id=advisory,
+            )
+        except StorageError as exc:
+            raise ServiceUnavailable(f"market storage: {exc}") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

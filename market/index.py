@@ -210,3 +210,123 @@ def check_version_entry(name: str, version: str, entry: Any) -> None:
         raise MarketDocumentError(
             f"{name} {version}: manifest names version {manifest.get('version')!r}"
         )
+
+
+# --- yanked versions and advisories (SPEC 14) ------------------------------------------
+
+ADVISORY_SEVERITIES = ("low", "moderate", "high", "critical")
+ADVISORY_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", re.ASCII)
+# Reasons and summaries are shown on pages and in search: bounded, one paragraph.
+MAX_YANK_REASON = 500
+MAX_ADVISORY_SUMMARY = 500
+MAX_ADVISORIES = 100
+
+
+def _plain_text(value: Any, *, what: str, limit: int) -> str:
+    """A non-empty string of at most `limit` characters without control characters."""
+    if not isinstance(value, str):
+        raise MarketDocumentError(f"{what} must be a string")
+    text = value.strip()
+    if not text:
+        raise MarketDocumentError(f"{what} is empty")
+    if len(text) > limit:
+        raise MarketDocumentError(f"{what} is longer than {limit} characters")
+    if any(not ch.isprintable() for ch in text):
+        raise MarketDocumentError(f"{what} holds control characters")
+    return text
+
+
+def check_yank_reason(reason: Any, *, what: str = "yank reason") -> str:
+    """The reason a version is yanked, checked; MarketDocumentError says why not."""
+    return _plain_text(reason, what=what, limit=MAX_YANK_REASON)
+
+
+def check_advisory(advisory: Any, *, what: str = "advisory") -> dict[str, str]:
+    """One advisory, checked and normalised to {id, severity, affected, fixed, summary}
+    (``fixed`` "" when no release fixes it yet)."""
+    from market.semver import InvalidRange, InvalidVersion, parse_range, parse_version
+
+    if not isinstance(advisory, dict):
+        raise MarketDocumentError(f"{what} is not an object")
+    ident = advisory.get("id")
+    if not isinstance(ident, str) or not ADVISORY_ID_RE.fullmatch(ident):
+        raise MarketDocumentError(
+            f"{what}: id must be 1-100 letters, digits and . _ : - (e.g. OMSA-2026-001)"
+        )
+    what = f"advisory {ident}"
+    severity = advisory.get("severity")
+    if severity not in ADVISORY_SEVERITIES:
+        raise MarketDocumentError(
+            f"{what}: severity must be one of {', '.join(ADVISORY_SEVERITIES)}"
+        )
+    affected = advisory.get("affected")
+    try:
+        parse_range(affected if isinstance(affected, str) else "")
+    except InvalidRange as exc:
+        raise MarketDocumentError(f"{what}: affected: {exc}") from None
+    fixed = advisory.get("fixed") or ""
+    if fixed:
+        try:
+            parse_version(fixed)
+        except InvalidVersion as exc:
+            raise MarketDocumentError(f"{what}: fixed: {exc}") from None
+    summary = _plain_text(
+        advisory.get("summary"), what=f"{what}: summary", limit=MAX_ADVISORY_SUMMARY
+    )
+    return {
+        "id": ident,
+        "severity": str(severity),
+        "affected": str(affected).strip(),
+        "fixed": str(fixed),
+        "summary": summary,
+    }
+
+
+def check_advisories(name: str, advisories: Any) -> list[dict[str, str]]:
+    """An index's advisories list, checked (a missing one is an empty list)."""
+    if advisories is None:
+        return []
+    if not isinstance(advisories, list):
+        raise MarketDocumentError(f"{name}: advisories must be a list")
+    if len(advisories) > MAX_ADVISORIES:
+        raise MarketDocumentError(f"{name}: more than {MAX_ADVISORIES} advisories")
+    checked = [check_advisory(a, what=f"{name}: advisory") for a in advisories]
+    ids = [a["id"] for a in checked]
+    if len(set(ids)) != len(ids):
+        raise MarketDocumentError(f"{name}: an advisory id repeats")
+    return checked
+
+
+def index_set_yanked(index: dict[str, Any] | None, *, version: str, reason: str) -> dict[str, Any]:
+    """The index with `version` yanked for `reason` ("" takes the yank back).
+    Unchanged input gives an equal document; an unknown version raises KeyError."""
+    doc = dict(index or {})
+    versions = dict(doc.get("versions") or {})
+    if version not in versions:
+        raise KeyError(version)
+    entry = dict(versions[version])
+    if reason:
+        entry["yanked"] = reason
+    else:
+        entry.pop("yanked", None)
+    versions[version] = entry
+    doc["versions"] = versions
+    return doc
+
+
+def index_put_advisory(index: dict[str, Any] | None, *, advisory: dict[str, str]) -> dict[str, Any]:
+    """The index with `advisory` added, or replacing the one with its id."""
+    doc = dict(index or {})
+    kept = [a for a in doc.get("advisories") or [] if a.get("id") != advisory["id"]]
+    doc["advisories"] = [*kept, advisory]
+    return doc
+
+
+def index_remove_advisory(index: dict[str, Any] | None, *, advisory_id: str) -> dict[str, Any]:
+    doc = dict(index or {})
+    kept = [a for a in doc.get("advisories") or [] if a.get("id") != advisory_id]
+    if kept:
+        doc["advisories"] = kept
+    else:
+        doc.pop("advisories", None)
+    return doc

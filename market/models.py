@@ -71,6 +71,9 @@ class App(models.Model):
     icon = models.BinaryField(null=True, blank=True, editable=False)
     icon_type = models.CharField(max_length=32, blank=True)
     details_digest = models.CharField(max_length=80, blank=True)
+    # The index.json's security advisories (SPEC 14), as a sync checked them:
+    # [{"id", "severity", "affected": <npm range>, "fixed": <version or "">, "summary"}].
+    advisories = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["name", "market__name"]
@@ -91,6 +94,9 @@ class AppVersion(models.Model):
     published = models.DateTimeField(null=True, blank=True)
     publisher = models.CharField(max_length=150, blank=True)
     manifest = models.JSONField(default=dict)
+    # Why the publisher yanked this version (SPEC 14); blank: not yanked. A yanked
+    # version stays installable only when asked for exactly, with force.
+    yanked = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["app", "-published"]

@@ -4,7 +4,7 @@ the markets this portal holds (SPEC section 3)."""
 from django.urls import path, re_path
 
 from guards.slugs import SLUG_PATTERN
-from market.views import browse, markets, publish, serve
+from market.views import browse, markets, publish, serve, yank
 
 urlpatterns = [
     re_path(
@@ -19,6 +19,21 @@ urlpatterns = [
     path("market/markets/<slug:market>/sync/", markets.market_sync_view, name="market-sync"),
     path("market/<slug:market>/<slug:app>/", browse.app_detail, name="market-app"),
     path("market/<slug:market>/<slug:app>/icon", browse.app_icon, name="market-app-icon"),
+    path(
+        "market/<slug:market>/<slug:app>/versions/<str:version>/yank/",
+        yank.version_yank_view,
+        name="market-version-yank",
+    ),
+    path(
+        "market/<slug:market>/<slug:app>/advisories/",
+        yank.advisory_add_view,
+        name="market-advisory-add",
+    ),
+    path(
+        "market/<slug:market>/<slug:app>/advisories/<str:advisory>/remove/",
+        yank.advisory_remove_view,
+        name="market-advisory-remove",
+    ),
     path(
         "market/<slug:market>/<slug:app>/docs/<path:slug>",
         browse.app_doc,

@@ -21,4 +21,19 @@ urlpatterns = [
         api.VersionDetailView.as_view(),
         name="api-app-version",
     ),
+    path(
+        "markets/<slug:market>/apps/<slug:name>/versions/<str:version>/yank/",
+        api.VersionYankView.as_view(),
+        name="api-app-version-yank",
+    ),
+    path(
+        "markets/<slug:market>/apps/<slug:name>/advisories/",
+        api.AdvisoryListView.as_view(),
+        name="api-app-advisories",
+    ),
+    path(
+        "markets/<slug:market>/apps/<slug:name>/advisories/<str:advisory>/",
+        api.AdvisoryDetailView.as_view(),
+        name="api-app-advisory",
+    ),
 ]

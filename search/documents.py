@@ -72,6 +72,13 @@ class SiteDocument(Document):
 class AppDocument(SiteDocument):
     maintainers = _text()
     market_private = Boolean()
+    # Yanked versions and advisories (SPEC 14): the yank reason, the worst
+    # severity, the advisory ids, and the words a search for them types
+    # ("yanked", "advisory"). An older index lacks them until search_rebuild.
+    yanked = _text()
+    advisory = Keyword()
+    advisories = Text(analyzer="standard", fields={"raw": Keyword()})
+    flags = Keyword()
 
 
 class AppDocPage(SiteDocument):
@@ -90,6 +97,13 @@ class InstanceDocument(SiteDocument):
     # Paths of the values only (``ingress.host``): values may hold secrets.
     value_keys = Text(analyzer="standard", fields={"raw": Keyword()})
     resources = Text(analyzer="standard", fields={"raw": Keyword()})
+    # Yanked versions and advisories (SPEC 14): the yank reason, the worst
+    # severity, the advisory ids, and the words a search for them types
+    # ("yanked", "advisory"). An older index lacks them until search_rebuild.
+    yanked = _text()
+    advisory = Keyword()
+    advisories = Text(analyzer="standard", fields={"raw": Keyword()})
+    flags = Keyword()
 
 
 class NamespaceDocument(SiteDocument):

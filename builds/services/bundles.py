@@ -35,6 +35,7 @@ from market.index import (
     empty_market,
     index_add_version,
     index_key,
+    index_set_yanked,
     market_apply_index,
     market_entry,
     parse_index_json,
@@ -100,7 +101,11 @@ def bundle_resolve(*, market: Market, requests: list[str]) -> list[AppVersion]:
         if range_ is None:
             version = latest[name]
         else:
-            best = max_satisfying([r.version for r in candidates], range_)
+            # A yanked version only when nothing else satisfies (an exact version
+            # asked for): it travels yanked, so the far side still refuses it unforced.
+            best = max_satisfying(
+                [r.version for r in candidates if not r.yanked], range_
+            ) or max_satisfying([r.version for r in candidates], range_)
             if best is None:
                 raise Invalid(
                     f"{why} {name} {wanted}: no version in market {market.name} satisfies it"
@@ -148,6 +153,11 @@ def bundle_export(*, market: Market, requests: list[str], out: Path) -> BundleRe
             manifest=row.manifest,
             published=row.published.isoformat().replace("+00:00", "Z") if row.published else None,
         )
+        # Yanks and advisories travel with the versions (SPEC 14).
+        if row.yanked:
+            indexes[name] = index_set_yanked(indexes[name], version=row.version, reason=row.yanked)
+        if row.app.advisories:
+            indexes[name]["advisories"] = list(row.app.advisories)
     buffer = io.BytesIO()
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz,

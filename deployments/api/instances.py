@@ -32,6 +32,7 @@ from deployments.services.instances import (
 )
 from deployments.services.preview import instance_upgrade_preview
 from market.models import Market
+from market.selectors.advisories import version_flags
 from market.selectors.markets import market_get
 from portal.actors import actor_from_request
 from portal.api.errors import ErrorSerializer
@@ -77,6 +78,13 @@ class InstanceOutput(serializers.ModelSerializer):
     app = serializers.CharField(source="app_name")
     revision = serializers.SerializerMethodField()
     upgrade_available = serializers.SerializerMethodField()
+    yanked = serializers.SerializerMethodField(
+        help_text="Why the publisher yanked the version it runs; null when not yanked."
+    )
+    advisories = serializers.SerializerMethodField(
+        help_text="Advisories of its app whose affected range holds its version,"
+        " most severe first: [{id, severity, affected, fixed, summary}]."
+    )
 
     class Meta:
         model = Instance
@@ -91,11 +99,19 @@ class InstanceOutput(serializers.ModelSerializer):
             "status_message",
             "revision",
             "upgrade_available",
+            "yanked",
+            "advisories",
             "updated_at",
         ]
 
     def get_revision(self, obj: Instance) -> int | None:
         return obj.current_revision.number if obj.current_revision_id else None  # type: ignore[union-attr]
+
+    def get_yanked(self, obj: Instance) -> str | None:
+        return version_flags(obj).yanked or None
+
+    def get_advisories(self, obj: Instance) -> list[dict[str, str]]:
+        return version_flags(obj).advisories
 
     def get_upgrade_available(self, obj: Instance) -> str | None:
         latest = getattr(obj, "latest_version", None)
@@ -202,6 +218,11 @@ class NamespaceInstancesView(GenericAPIView):
     serializer_class = InstallInput
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "force", bool, description="Install the exact version asked for even if yanked."
+            )
+        ],
         request=InstallInput,
         responses={202: AcceptedOutput, 400: ERR, 403: ERR, 404: ERR, 409: ERR, 503: ERR},
     )
@@ -218,6 +239,7 @@ class NamespaceInstancesView(GenericAPIView):
             app=fields["app"],
             version=fields.get("version") or None,
             values=fields.get("values"),
+            allow_yanked=_flag(request, "force"),
         )
         return _accepted(requested)
 
@@ -248,7 +270,11 @@ class InstanceUpgradeView(GenericAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("dry_run", bool, description="Return the diff only."),
-            OpenApiParameter("force", bool, description="Proceed although dependents break."),
+            OpenApiParameter(
+                "force",
+                bool,
+                description="Proceed although dependents break, or the version is yanked.",
+            ),
         ],
         request=UpgradeInput,
         responses={200: dict, 202: AcceptedOutput, 400: ERR, 403: ERR, 404: ERR, 409: ERR},
@@ -267,7 +293,8 @@ class InstanceUpgradeView(GenericAPIView):
         }
         if _flag(request, "dry_run"):
             return Response(instance_upgrade_preview(**arguments).as_dict())
-        return _accepted(instance_upgrade(**arguments, force=_flag(request, "force")))
+        forced = _flag(request, "force")
+        return _accepted(instance_upgrade(**arguments, force=forced, allow_yanked=forced))
 
 
 class InstanceRollbackView(GenericAPIView):

@@ -19,6 +19,7 @@ from deployments.models import (
 from deployments.selectors.changes import Changes, changes_between
 from deployments.workflow.manifests import resources_of
 from market.models import App
+from market.selectors.advisories import with_version_flags
 from market.semver import InvalidVersion, parse_version
 from portal.permissions import AnyUser, filter_visible, get_visible_or_404
 
@@ -52,6 +53,7 @@ def instance_list(
         ),
         team_field=TEAM,
     ).annotate(latest_version=Subquery(latest))
+    rows = with_version_flags(rows)
     if namespace:
         rows = rows.filter(namespace__name=namespace)
     if app:
@@ -73,9 +75,11 @@ def upgrade_available(version: str, latest: str | None) -> bool:
 def instance_get(*, user: AnyUser, namespace: str, name: str) -> Instance:
     return get_visible_or_404(
         user,
-        with_active_operation(
-            Instance.objects.select_related(
-                "namespace", "namespace__team", "market", "current_revision"
+        with_version_flags(
+            with_active_operation(
+                Instance.objects.select_related(
+                    "namespace", "namespace__team", "market", "current_revision"
+                )
             )
         ),
         team_field=TEAM,

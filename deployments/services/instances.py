@@ -229,9 +229,11 @@ def instance_install(
     app: str,
     version: str | None = None,
     values: Any = None,
+    allow_yanked: bool = False,
 ) -> Requested:
     """Install ``app`` from ``market`` as ``namespace/name``, after any missing
     dependencies (each its own instance, named after its app, installed first).
+    A yanked ``version`` is refused (VersionYanked) unless ``allow_yanked``.
 
     Steps: check role, name, version and dependency plan; fetch the package and
     check the values; check the queue; then in one transaction create or reuse
@@ -239,7 +241,7 @@ def instance_install(
     record; queue the root operation on commit (it runs its dependencies first)."""
     require_operator(actor, namespace)
     name = instance_name_check(name)
-    root = version_resolve(market=market, app=app, version=version)
+    root = version_resolve(market=market, app=app, version=version, allow_yanked=allow_yanked)
     plan = install_plan(namespace=namespace, root=root)
     user_values = check_values(package_for(root), values)
     for dependency in plan.missing:
@@ -294,6 +296,7 @@ def instance_install(
                 "version": root.version,
                 "operation": str(operation.pk),
                 "dependencies": [d.app.name + "@" + d.version for d in plan.missing],
+                **({"yanked": root.yanked} if root.yanked else {}),
             },
         )
         # Dependencies present before keep their status: indexed again all the same,
@@ -367,14 +370,26 @@ def _refuse_if_busy(instance: Instance) -> None:
 
 
 def _upgrade_target(
-    *, instance: Instance, version: str | None, values: Any, reuse_values: bool
+    *,
+    instance: Instance,
+    version: str | None,
+    values: Any,
+    reuse_values: bool,
+    allow_yanked: bool = False,
 ) -> tuple[AppVersion, dict[str, Any]]:
     _refuse_if_busy(instance)
     if instance.status != InstanceStatus.DEPLOYED or instance.current_revision is None:
         raise Refused(
             f"Instance {instance} is {instance.status}; only a deployed instance can be upgraded."
         )
-    target = version_resolve(market=instance.market, app=instance.app_name, version=version)
+    # Reconfiguring the version the instance already runs is not installing a
+    # yanked version anew: allowed without force.
+    target = version_resolve(
+        market=instance.market,
+        app=instance.app_name,
+        version=version,
+        allow_yanked=allow_yanked or version == instance.version,
+    )
     if values is not None and not isinstance(values, dict):
         raise ValuesRejected(["values must be a mapping of names to values"])
     base = current_user_values(instance) if reuse_values else {}
@@ -394,14 +409,20 @@ def instance_upgrade(
     values: Any = None,
     reuse_values: bool = True,
     force: bool = False,
+    allow_yanked: bool = False,
 ) -> Requested:
-    """Upgrade (or reconfigure) to ``version`` (default: the latest). The given values
-    are merged onto the ones the user gave before unless ``reuse_values`` is off,
-    so an omitted secret keeps its value. A version outside a dependent's range is
-    refused unless ``force``."""
+    """Upgrade (or reconfigure) to ``version`` (default: the latest not yanked). The
+    given values are merged onto the ones the user gave before unless
+    ``reuse_values`` is off, so an omitted secret keeps its value. A version outside
+    a dependent's range is refused unless ``force``; a yanked one unless
+    ``allow_yanked``."""
     require_operator(actor, instance.namespace)
     target, new_values = _upgrade_target(
-        instance=instance, version=version, values=values, reuse_values=reuse_values
+        instance=instance,
+        version=version,
+        values=values,
+        reuse_values=reuse_values,
+        allow_yanked=allow_yanked,
     )
     broken = _refuse_breaking(
         instance=instance, version=target.version, force=force, change="An upgrade"
@@ -415,7 +436,12 @@ def instance_upgrade(
         allowed=(InstanceStatus.DEPLOYED,),
         params={"version_id": target.pk},
         values=new_values,
-        detail={"from": instance.version, "to": target.version, **_forced(force, broken)},
+        detail={
+            "from": instance.version,
+            "to": target.version,
+            **_forced(force, broken),
+            **({"yanked": target.yanked} if target.yanked else {}),
+        },
     )
 
 

@@ -62,8 +62,14 @@ def instance_upgrade_preview(
     """Render the upgrade as the engine would and diff it against the current
     revision. Both sides are masked: a secret never shows, even in a diff."""
     require_operator(actor, instance.namespace)
+    # A dry run changes nothing: a yanked version may be looked at; the upgrade
+    # itself refuses it unless forced.
     target, new_values = _upgrade_target(
-        instance=instance, version=version, values=values, reuse_values=reuse_values
+        instance=instance,
+        version=version,
+        values=values,
+        reuse_values=reuse_values,
+        allow_yanked=True,
     )
     current = instance.current_revision
     assert current is not None  # _upgrade_target refuses instances without one

@@ -28,6 +28,7 @@ from deployments.selectors.live_pages import LiveResources, instance_live_view, 
 from deployments.selectors.operation_blame import operation_value_paths
 from deployments.selectors.operations import operation_card
 from deployments.views.common import breadcrumbs
+from market.selectors.advisories import version_flags
 from portal.models import Role
 from portal.permissions import has_team_role
 
@@ -122,6 +123,7 @@ def instance_detail_view(request: HttpRequest, namespace: str, name: str) -> Htt
         "breadcrumbs": breadcrumbs(instance),
         "app": app,
         "upgrade_to": latest if upgrade_available(instance.version, latest) else "",
+        "flags": version_flags(instance),
         "revision": revision,
         "values_text": values_yaml(revision.values_masked) if revision else "",
         "resources": resources,

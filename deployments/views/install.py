@@ -50,6 +50,10 @@ from portal.permissions import teams_with_role
 from portal.services.errors import AlreadyExists, Forbidden, ServiceError
 
 
+def _checked(request: HttpRequest, name: str) -> bool:
+    return request.POST.get(name, "") in ("1", "on", "true")
+
+
 def _pick(versions: list[AppVersion], wanted: str) -> AppVersion:
     return next((v for v in versions if v.version == wanted), versions[0])
 
@@ -152,6 +156,7 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
             app=app.name,
             version=chosen.version,
             values=values_form.values,
+            allow_yanked=_checked(request, "allow_yanked"),
         )
     except Forbidden as exc:
         raise forbidden(exc) from None

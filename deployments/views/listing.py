@@ -19,6 +19,7 @@ from deployments.selectors.live_pages import with_live_counts
 from deployments.selectors.namespaces import namespace_list
 from deployments.services.namespaces import namespace_create
 from deployments.views.common import new_namespace_form, refuse, safe_next
+from market.selectors.advisories import version_flags
 from portal.actors import actor_from_request
 from portal.models import Role
 from portal.permissions import teams_with_role
@@ -42,6 +43,7 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
     for row in rows:
         latest = getattr(row, "latest_version", None)
         row.upgrade_to = latest if upgrade_available(row.version, latest) else ""  # type: ignore[attr-defined]
+        row.flags = version_flags(row)  # type: ignore[attr-defined]
     context: dict[str, Any] = {
         "instances": rows,
         "filters": filters,

@@ -74,8 +74,10 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
         return redirect(instance_url(instance))
     choices = _version_choices(instance, versions)
     params = request.POST if request.method == "POST" else request.GET
-    wanted = params.get("version") or versions[0].version
-    chosen = next((v for v in versions if v.version == wanted), versions[0])
+    # The default is the highest version not yanked (SPEC 14), as the API's.
+    default = next((v for v in versions if not v.yanked), versions[0])
+    wanted = params.get("version") or default.version
+    chosen = next((v for v in versions if v.version == wanted), default)
     form = UpgradeForm(initial={"version": chosen.version}, versions=choices)
     page: dict[str, Any] = {
         "instance": instance,
@@ -119,7 +121,8 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
             page["preview"] = instance_upgrade_preview(**arguments)
         else:
             forced = request.POST.get("force", "") in ("1", "on", "true")
-            requested = instance_upgrade(**arguments, force=forced)
+            allow_yanked = request.POST.get("allow_yanked", "") in ("1", "on", "true")
+            requested = instance_upgrade(**arguments, force=forced, allow_yanked=allow_yanked)
             messages.success(
                 request,
                 f"Upgrading {instance} from {instance.version} to {chosen.version}.",

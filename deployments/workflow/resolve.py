@@ -10,7 +10,21 @@ from dataclasses import dataclass, field
 from deployments.models import Instance, InstanceStatus, Namespace
 from market.models import AppVersion, Market
 from market.semver import InvalidRange, InvalidVersion, max_satisfying, parse_range, parse_version
-from portal.services.errors import Invalid
+from portal.services.errors import Invalid, Refused
+
+
+class VersionYanked(Refused):
+    """The exact version asked for is yanked (SPEC 14): installed only with force."""
+
+    code = "yanked"
+
+    def __init__(self, version: AppVersion) -> None:
+        super().__init__(
+            f"{version.app.name} {version.version} is yanked: {version.yanked}"
+            " Choose another version, or force it."
+        )
+        self.extra = {"app": version.app.name, "version": version.version, "reason": version.yanked}
+
 
 # Statuses in which an instance counts as present for a dependency: installing
 # ones too, since their operation runs before the dependent's.
@@ -38,8 +52,12 @@ def declared_dependencies(version: AppVersion) -> list[tuple[str, str]]:
     ]
 
 
-def version_resolve(*, market: Market, app: str, version: str | None) -> AppVersion:
-    """The AppVersion to install: the exact version asked for, or the latest."""
+def version_resolve(
+    *, market: Market, app: str, version: str | None, allow_yanked: bool = False
+) -> AppVersion:
+    """The AppVersion to install: the exact version asked for, or the latest that
+    is not yanked. A yanked version asked for exactly raises VersionYanked unless
+    ``allow_yanked`` (SPEC 14: "only the exact version, with force")."""
     versions = AppVersion.objects.select_related("app", "app__market").filter(
         app__market=market, app__name=app
     )
@@ -53,17 +71,19 @@ def version_resolve(*, market: Market, app: str, version: str | None) -> AppVers
         # The row first, the app's existence only to word a refusal: one query for
         # every request that names a version that exists (bench/workflow.py).
         row = versions.filter(version=version).first()
-        if row is not None:
-            return row
-        if not versions.exists():
-            raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
-        raise Invalid(f"{app} has no version {version} in market {market.name!r}.")
+        if row is None:
+            if not versions.exists():
+                raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
+            raise Invalid(f"{app} has no version {version} in market {market.name!r}.")
+        if row.yanked and not allow_yanked:
+            raise VersionYanked(row)
+        return row
     rows = list(versions)
     if not rows:
         raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
-    best = max_satisfying([row.version for row in rows], "*")
+    best = max_satisfying([row.version for row in rows if not row.yanked], "*")
     if best is None:
-        raise Invalid(f"{app} has no release version in market {market.name!r}.")
+        raise Invalid(f"{app} has no release version in market {market.name!r} that is not yanked.")
     return next(row for row in rows if row.version == str(best))
 
 
@@ -77,7 +97,8 @@ def _offer(name: str, range_text: str, prefer: Market) -> AppVersion | None:
     )
     markets = sorted({r.app.market for r in rows}, key=lambda m: (m.pk != prefer.pk, m.name))
     for market in markets:
-        candidates = [r.version for r in rows if r.app.market_id == market.pk]
+        # A yanked version is never chosen for a range (SPEC 14).
+        candidates = [r.version for r in rows if r.app.market_id == market.pk and not r.yanked]
         best = max_satisfying(candidates, range_text)
         if best is not None:
             return next(r for r in rows if r.app.market_id == market.pk and r.version == str(best))

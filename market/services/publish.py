@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,36 @@ def _stored_digest(storage: MarketStorage, key: str) -> str:
     return "sha256:" + hashlib.sha256(storage.get(key).data).hexdigest()
 
 
+def index_update(
+    *,
+    storage: MarketStorage,
+    market_name: str,
+    name: str,
+    mutate: Callable[[dict[str, Any] | None], dict[str, Any]],
+) -> bytes:
+    """Steps 2 and 3 of the module docstring for one app: compare-and-swap its
+    index.json with `mutate`, then market.json (signed when the market is) from the
+    index as stored. Publish, yank and advisories all write through here.
+    Returns the index.json bytes market.json now names."""
+    update_json(storage, index_key(name), mutate, attempts=CAS_ATTEMPTS)
+
+    index_bytes = b""
+
+    def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
+        nonlocal index_bytes
+        blob = storage.get(index_key(name))
+        index_bytes = blob.data
+        return market_apply_index(
+            doc,
+            name=name,
+            entry=market_entry(json.loads(blob.data), blob.data),
+            market_name=market_name,
+        )
+
+    market_json_update(storage=storage, mutate=apply)
+    return index_bytes
+
+
 def publish_to_storage(
     *,
     storage: MarketStorage,
@@ -117,10 +148,11 @@ def publish_to_storage(
 
     manifest = package.manifest_data
 
-    update_json(
-        storage,
-        index_key(name),
-        lambda doc: index_add_version(
+    index_bytes = index_update(
+        storage=storage,
+        market_name=market_name,
+        name=name,
+        mutate=lambda doc: index_add_version(
             doc,
             name=name,
             version=version,
@@ -129,23 +161,7 @@ def publish_to_storage(
             publisher=publisher,
             manifest=manifest,
         ),
-        attempts=CAS_ATTEMPTS,
     )
-
-    index_bytes = b""
-
-    def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
-        nonlocal index_bytes
-        blob = storage.get(index_key(name))
-        index_bytes = blob.data
-        return market_apply_index(
-            doc,
-            name=name,
-            entry=market_entry(json.loads(blob.data), blob.data),
-            market_name=market_name,
-        )
-
-    market_json_update(storage=storage, mutate=apply)
     return PublishResult(
         name=name,
         version=version,

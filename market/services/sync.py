@@ -20,11 +20,14 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from deployments.models import Instance
 from market.index import (
     IndexDigestMismatch,
     MarketDocumentError,
+    check_advisories,
     check_market_entry,
     check_version_entry,
+    check_yank_reason,
     index_key,
     latest_version,
     parse_index_json,
@@ -82,9 +85,14 @@ class _CheckedIndex:
     digest: str
     versions: dict[str, dict[str, Any]]  # the valid entries only
     problems: list[str]  # why the other entries were skipped
+    advisories: list[dict[str, str]] = field(default_factory=list)
+    yanked: dict[str, str] = field(default_factory=dict)  # version -> reason
 
     def app_fields(self) -> dict[str, Any]:
-        latest = latest_version(list(self.versions))
+        # A yanked version is never the one an install picks, so never "latest"
+        # either, unless every version is yanked.
+        kept = [v for v in self.versions if v not in self.yanked]
+        latest = latest_version(kept or list(self.versions))
         manifest = self.versions[latest]["manifest"]
         return {
             "title": str(manifest.get("title") or self.name)[:200],
@@ -97,12 +105,22 @@ class _CheckedIndex:
                 default=None,
             ),
             "index_digest": self.digest,
+            "advisories": self.advisories,
         }
 
 
 _Fetched = _CheckedIndex | MarketDocumentError | NotFound
 
-APP_FIELDS = ("title", "summary", "category", "keywords", "latest", "updated", "index_digest")
+APP_FIELDS = (
+    "title",
+    "summary",
+    "category",
+    "keywords",
+    "latest",
+    "updated",
+    "index_digest",
+    "advisories",
+)
 # Apps fetched, then written in one transaction: bounds memory and transaction size,
 # and costs a fixed number of queries per chunk instead of several per app.
 SYNC_CHUNK = 250
@@ -112,8 +130,17 @@ SYNC_FETCH_THREADS = 8
 
 
 def _check_index(name: str, digest: str, index: dict[str, Any]) -> _CheckedIndex:
-    """Keep the valid version entries; raise MarketDocumentError when none is."""
-    checked = _CheckedIndex(name=name, digest=digest, versions={}, problems=[])
+    """Keep the valid version entries; raise MarketDocumentError when none is.
+
+    A bad advisory or yank reason refuses the whole index, not one entry: skipping
+    it would show a yanked or vulnerable version as a clean one."""
+    checked = _CheckedIndex(
+        name=name,
+        digest=digest,
+        versions={},
+        problems=[],
+        advisories=check_advisories(name, index.get("advisories")),
+    )
     for version, entry in index["versions"].items():
         try:
             check_version_entry(name, version, entry)
@@ -121,6 +148,10 @@ def _check_index(name: str, digest: str, index: dict[str, Any]) -> _CheckedIndex
             checked.problems.append(str(exc))
             continue
         checked.versions[version] = entry
+        if "yanked" in entry:
+            checked.yanked[version] = check_yank_reason(
+                entry["yanked"], what=f"{name} {version}: yanked"
+            )
     if not checked.versions:
         raise MarketDocumentError(f"{name}: no valid version in index.json")
     return checked
@@ -167,25 +198,30 @@ def _store_apps(market: Market, indexes: list[_CheckedIndex]) -> None:
                 app.pk = ids[app.name]
         apps = {**existing, **{app.name: app for app in created}}
 
-        stored: dict[int, dict[str, tuple[int, str]]] = {}
+        stored: dict[int, dict[str, tuple[int, str, str]]] = {}
         if existing:
-            for pk, app_id, version, digest in (
+            for pk, app_id, version, digest, yanked in (
                 AppVersion.objects.filter(app_id__in=[a.pk for a in existing.values()])
                 .order_by()
-                .values_list("pk", "app_id", "version", "digest")
+                .values_list("pk", "app_id", "version", "digest", "yanked")
             ):
-                stored.setdefault(app_id, {})[version] = (pk, digest)
+                stored.setdefault(app_id, {})[version] = (pk, digest, yanked)
         stale: list[int] = []
         new_rows: list[AppVersion] = []
+        # Versions whose only change is a yank or its undo: updated in place.
+        reyanked: list[AppVersion] = []
         for index in indexes:
             app = apps[index.name]
             have = stored.get(app.pk, {})
-            for version, (pk, digest) in have.items():
+            for version, (pk, digest, _yanked) in have.items():
                 entry = index.versions.get(version)
                 if entry is None or entry["digest"] != digest:
                     stale.append(pk)
             for version, entry in index.versions.items():
+                reason = index.yanked.get(version, "")
                 if version in have and have[version][1] == entry["digest"]:
+                    if have[version][2] != reason:
+                        reyanked.append(AppVersion(pk=have[version][0], yanked=reason))
                     continue
                 new_rows.append(
                     AppVersion(
@@ -197,12 +233,21 @@ def _store_apps(market: Market, indexes: list[_CheckedIndex]) -> None:
                         published=_when(entry.get("published")),
                         publisher=str(entry.get("publisher") or "")[:150],
                         manifest=entry["manifest"],
+                        yanked=reason,
                     )
                 )
         for start in range(0, len(stale), 500):
             AppVersion.objects.filter(pk__in=stale[start : start + 500]).delete()
         AppVersion.objects.bulk_create(new_rows, batch_size=500)
+        AppVersion.objects.bulk_update(reyanked, ["yanked"], batch_size=500)
         index_later("app", [app.pk for app in apps.values()])
+        # Instances carry their version's flags in search (yanked, advisories).
+        index_later(
+            "instance",
+            Instance.objects.filter(market=market, app_name__in=list(apps)).values_list(
+                "pk", flat=True
+            ),
+        )
 
 
 def catalogue_store_index(*, market: Market, name: str, index_bytes: bytes) -> None:

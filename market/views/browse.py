@@ -16,8 +16,10 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from market.forms import SORT_CHOICES, CatalogueFilterForm
+from market.index import ADVISORY_SEVERITIES
 from market.models import App, AppVersion
 from market.prose import doc_path, doc_slug, docs_link_resolver, render_markdown
+from market.selectors.advisories import VersionFlags, advisories_affecting, advisories_sorted
 from market.selectors.browse import (
     app_dependencies,
     catalogue_page,
@@ -92,9 +94,14 @@ def _docs_url(market: str, app: str) -> Any:
     return url
 
 
-def _version_row(version: AppVersion, latest: str) -> dict[str, Any]:
+def _version_row(version: AppVersion, latest: str, advisories: list[Any]) -> dict[str, Any]:
     return {
         "version": version.version,
+        "flags": VersionFlags(
+            yanked=version.yanked,
+            advisories=advisories_affecting(advisories=advisories, version=version.version),
+        ),
+        "unyank_fields": {"action": "unyank"},
         "url": f"?version={version.version}#app-versions",
         "is_latest": version.version == latest,
         "published": version.published,
@@ -157,8 +164,14 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
         "app": found,
         "market": found.market,
         "readme_html": render_markdown(found.readme, resolve_link=resolver),
-        "versions": [_version_row(v, found.latest) for v in versions],
+        "versions": [_version_row(v, found.latest, found.advisories) for v in versions],
         "selected": selected,
+        "selected_flags": VersionFlags(
+            yanked=selected.yanked,
+            advisories=advisories_affecting(advisories=found.advisories, version=selected.version),
+        ),
+        "advisories": advisories_sorted(found.advisories),
+        "severities": ADVISORY_SEVERITIES,
         "selected_is_latest": selected.version == latest.version,
         "about": _manifest_summary(selected),
         "dependencies": app_dependencies(app=found, version=selected),

@@ -268,6 +268,12 @@ STATUS_TONES: dict[str, str] = {
     # Scrape targets of instance metrics (SPEC section 10).
     "up": "success",
     "down": "danger",
+    # Yanked versions and advisory severities (SPEC 14).
+    "yanked": "danger",
+    "critical": "danger",
+    "high": "danger",
+    "moderate": "warning",
+    "low": "neutral",
 }
 # States in which something is still happening: the badge shows a pulsing dot.
 LIVE_STATES = frozenset({"queued", "running", "installing", "upgrading", "uninstalling"})

@@ -19,6 +19,9 @@ TYPE_LABELS = {
 }
 # Facets besides the type: each a keyword field of the documents.
 FACETS = ("category", "market", "namespace", "status")
+# Hit meta of yanked versions and advisories (SPEC 14), on apps and instances:
+# the yank reason, the worst severity, the advisory ids.
+VERSION_FLAG_META = ("yanked", "advisory", "advisories")
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS_WINDOW = 1000  # deeper pages are not served: refine the query instead
 

@@ -19,6 +19,7 @@ from search.backends.base import (
     MARK_OPEN,
     MAX_RESULTS_WINDOW,
     SUGGEST_CANDIDATES,
+    VERSION_FLAG_META,
     Hit,
     SearchQuery,
     SearchResults,
@@ -32,16 +33,17 @@ from search.client import all_aliases, es_client
 # twins are searched only when the query holds CJK characters (half the work else).
 TEXT_FIELDS = [
     "name^6", "title^5", "keywords^3", "summary^2", "body", "maintainers",
-    "status_message", "value_keys", "resources",
+    "status_message", "value_keys", "resources", "yanked", "advisories",
 ]  # fmt: skip
 ZH_FIELDS = ["name.zh^5", "title.zh^5", "summary.zh^2", "body.zh", "maintainers.zh"]
 EXACT_FIELDS = [
     "app^3", "namespace^2", "team", "status", "category", "version", "live_health", "live_sync",
+    "flags^2", "advisory",
 ]  # fmt: skip
 SUGGEST_FIELDS = ["name.suggest^3", "title.suggest^2"]
 HIGHLIGHT_FIELDS = ["summary", "body", "status_message"]
 HIGHLIGHT_ZH_FIELDS = ["summary.zh", "body.zh"]
-META_FIELDS = (*FACETS, "version", "app", "app_title", "team")
+META_FIELDS = (*FACETS, "version", "app", "app_title", "team", *VERSION_FLAG_META)
 SOURCE_FIELDS = ["type", "title", "url", "summary", *META_FIELDS]
 # One edit from 4 characters, two from 12: "promethues" (a transposition is one edit)
 # and "grafna" are found, and fuzzy expansion stays cheap.

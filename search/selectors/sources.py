@@ -17,6 +17,12 @@ from deployments.models import Instance, Namespace
 from deployments.workflow.manifests import resources_of
 from market.models import App, AppDoc, AppVersion
 from market.prose import doc_slug, html_text, markdown_text
+from market.selectors.advisories import (
+    VersionFlags,
+    advisories_sorted,
+    version_flags,
+    with_version_flags,
+)
 from portal.components import ComponentNotFound, component_names, load_component
 
 # README and doc bodies beyond this are not indexed: the start says what a page is about.
@@ -63,8 +69,20 @@ def _missing(pks: list[int], present: list[int]) -> list[str]:
 
 APP_FIELDS = (
     "pk", "name", "title", "summary", "category", "keywords", "latest", "updated", "readme",
-    "market__name", "market__is_private",
+    "market__name", "market__is_private", "advisories",
 )  # fmt: skip
+
+
+def flag_fields(flags: VersionFlags) -> dict[str, Any]:
+    """The yanked/advisory fields of a document (search.documents), from the flags
+    of a version (an instance's) or of an app's advisories."""
+    words = (["yanked"] if flags.yanked else []) + (["advisory"] if flags.advisories else [])
+    return {
+        "yanked": flags.yanked,
+        "advisory": flags.worst_severity,
+        "advisories": " ".join(a["id"] for a in flags.advisories),
+        "flags": words,
+    }
 
 
 def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +114,8 @@ def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "audience": "users",
         "url": app_url(market, app["name"]),
         "updated": app["updated"].isoformat() if app["updated"] else None,
+        # Every advisory of the app, whichever versions it affects.
+        **flag_fields(VersionFlags(advisories=advisories_sorted(app["advisories"]))),
     }
 
 
@@ -206,14 +226,17 @@ def instance_source(instance: Instance) -> dict[str, Any]:
         "resources": manifest_resources(revision.manifests_masked) if revision else [],
         "url": f"/instances/{namespace.name}/{instance.name}/",
         "updated": instance.updated_at.isoformat(),
+        **flag_fields(version_flags(instance)),
     }
 
 
 def instances_build(keys: Iterable[str | int]) -> Built:
     pks = _int_keys(keys)
     built = Built()
-    rows = Instance.objects.filter(pk__in=pks).select_related(
-        "namespace", "namespace__team", "market", "current_revision"
+    rows = with_version_flags(
+        Instance.objects.filter(pk__in=pks).select_related(
+            "namespace", "namespace__team", "market", "current_revision"
+        )
     )
     present = []
     for instance in rows:

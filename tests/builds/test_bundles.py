@@ -187,3 +187,44 @@ def test_only_staff_import(tmp_path: Path, source_market: Market) -> None:
             "apps/redis-ops/redis-ops-1.2.0.tgz",
             "market.json",
         ]
+
+
+def test_yanks_and_advisories_travel_with_the_bundle(
+    tmp_path: Path, source_market: Market, offline: list[Any], settings: Any
+) -> None:
+    from market.models import App
+    from market.services.yank import advisory_add, version_yank
+
+    advisory = {
+        "id": "OMSA-9",
+        "severity": "moderate",
+        "affected": "<1.5.0",
+        "fixed": "",
+        "summary": "Slow regex on long lines.",
+    }
+    version_yank(
+        actor=Actor.system(), market=source_market, app="redis-ops", version="1.3.0", reason="r"
+    )
+    version_yank(
+        actor=Actor.system(), market=source_market, app="log-analyzer", version="1.3.0", reason="x"
+    )
+    advisory_add(actor=Actor.system(), market=source_market, app="log-analyzer", advisory=advisory)
+    bundle = tmp_path / "offline.tgz"
+    # A dependency range skips the yanked redis-ops 1.3.0; an exact version asked for
+    # is bundled yanked.
+    export("main", "log-analyzer@1.3.0", out=bundle)
+    folder = tmp_path / "extracted"
+    with tarfile.open(bundle) as tar:
+        tar.extractall(folder, filter="data")
+    settings.PACKAGE_CACHE_DIR = tmp_path / "far-cache"
+
+    market = market_add(actor=Actor.system(), name="far", location=str(folder))
+    market_sync(market=market)
+
+    rows = {
+        (r.app.name, r.version): r.yanked
+        for r in AppVersion.objects.filter(app__market=market).select_related("app")
+    }
+    assert rows[("log-analyzer", "1.3.0")] == "x"
+    assert ("redis-ops", "1.2.0") in rows and ("redis-ops", "1.3.0") not in rows
+    assert App.objects.get(market=market, name="log-analyzer").advisories == [advisory]

@@ -1,0 +1,115 @@
+"""Reads of yanked versions and advisories (SPEC 14): which apply to a version, and
+which instances run a yanked or affected one.
+
+The catalogue holds what sync checked: `AppVersion.yanked` (a reason, "" when not
+yanked) and `App.advisories` (ranges already known to parse). An instance's flags
+come from its market, app and version, read for a whole list with two subqueries
+(:func:`with_version_flags`), not a query per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db.models import Model, OuterRef, QuerySet, Subquery
+
+from market.models import App, AppVersion, Market
+from market.semver import InvalidRange, InvalidVersion, parse_range, parse_version
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "moderate": 2, "low": 3}
+
+M = TypeVar("M", bound=Model)
+
+
+def advisories_sorted(advisories: Any) -> list[dict[str, str]]:
+    """An app's advisories, most severe first (then by id)."""
+    if not isinstance(advisories, list):
+        return []
+    rows = [a for a in advisories if isinstance(a, dict)]
+    return sorted(
+        rows, key=lambda a: (SEVERITY_ORDER.get(a.get("severity", ""), 9), a.get("id", ""))
+    )
+
+
+def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str]]:
+    """The advisories whose `affected` range holds `version`, most severe first.
+    A version or range that does not parse affects nothing (sync refuses bad ranges;
+    an instance may record a version no market lists any more)."""
+    if not version or not isinstance(advisories, list):
+        return []
+    try:
+        parsed = parse_version(version)
+    except InvalidVersion:
+        return []
+    hits = []
+    for advisory in advisories:
+        try:
+            if isinstance(advisory, dict) and parse_range(str(advisory.get("affected"))).matches(
+                parsed
+            ):
+                hits.append(advisory)
+        except InvalidRange:
+            continue
+    return advisories_sorted(hits)
+
+
+def yanked_reason(*, market: Market | int, app: str, version: str) -> str:
+    """Why this version is yanked; "" when it is not (or is unknown)."""
+    market_id = market.pk if isinstance(market, Market) else market
+    row = (
+        AppVersion.objects.filter(app__market_id=market_id, app__name=app, version=version)
+        .values_list("yanked", flat=True)
+        .first()
+    )
+    return row or ""
+
+
+def with_version_flags(
+    rows: QuerySet[M], *, market: str = "market", app: str = "app_name", version: str = "version"
+) -> QuerySet[M]:
+    """Rows (instances, or anything naming a market, app and version) annotated with
+    `version_yanked` (the reason, or None) and `app_advisories` (the app's list):
+    two subqueries. Read them through :func:`version_flags`."""
+    yanked = AppVersion.objects.filter(
+        app__market=OuterRef(market), app__name=OuterRef(app), version=OuterRef(version)
+    ).values("yanked")[:1]
+    advisories = App.objects.filter(market=OuterRef(market), name=OuterRef(app)).values(
+        "advisories"
+    )[:1]
+    return rows.annotate(version_yanked=Subquery(yanked), app_advisories=Subquery(advisories))
+
+
+@dataclass(frozen=True)
+class VersionFlags:
+    yanked: str = ""  # the reason; "" when not yanked
+    advisories: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.yanked or self.advisories)
+
+    @property
+    def worst_severity(self) -> str:
+        return self.advisories[0]["severity"] if self.advisories else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"yanked": self.yanked, "advisories": self.advisories}
+
+
+def version_flags(row: Any) -> VersionFlags:
+    """The flags of one instance-like row (market_id, app_name, version): from the
+    annotations of :func:`with_version_flags` when present, else two small queries."""
+    if hasattr(row, "version_yanked"):
+        yanked = row.version_yanked or ""
+        advisories = row.app_advisories or []
+    else:
+        yanked = yanked_reason(market=row.market_id, app=row.app_name, version=row.version)
+        advisories = (
+            App.objects.filter(market_id=row.market_id, name=row.app_name)
+            .values_list("advisories", flat=True)
+            .first()
+            or []
+        )
+    return VersionFlags(
+        yanked=yanked, advisories=advisories_affecting(advisories=advisories, version=row.version)
+    )
