@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("deployments.urls")),
     path("", include("builds.urls")),
     path("", include("search.urls")),
+    path("", include("notifications.urls")),
     path("", include("portal.urls_web")),
 ]
 
