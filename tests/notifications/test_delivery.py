@@ -209,7 +209,7 @@ def test_team_email_goes_to_every_member_in_bcc(
     eager_tasks: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    alice, namespace, market = setup
+    _alice, namespace, market = setup
     bob = make_user("bob")
     admin = make_user("ada")
     team = namespace.team
