@@ -534,6 +534,8 @@ SPECTACULAR_SETTINGS = {
         "StepStateEnum": "deployments.models.StepState",
         "BuildStateEnum": "builds.models.Build.State",
         "TokenStatusEnum": "portal.api.tokens.TOKEN_STATUSES",
+        "NotificationEventKindEnum": "notifications.models.EventKind",
+        "NotificationChannelEnum": "notifications.models.Channel",
     },
 }
 
