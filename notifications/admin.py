@@ -1,15 +1,24 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from notifications.models import Delivery, DeliveryAttempt, Event, Notification, Subscription
 
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    # Never the secret: secret_encrypted is not editable and not listed.
+    """Read-only: subscriptions are made through the service (the URL passes the
+    network guard, the change is audited); never the secret."""
+
     list_display = ("id", "user", "team", "channel", "url", "created_at")
     list_filter = ("channel",)
-    readonly_fields = ("created_by", "created_at")
-    exclude = ("secret_encrypted",)
+    fields = ("user", "team", "channel", "events", "url", "created_by", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Event)

@@ -79,15 +79,34 @@ def _newest_version(versions: Iterable[str], skip: frozenset[str]) -> tuple[Vers
     return newest
 
 
-def newer_version(instance: Instance, flags: CatalogueFlags) -> str | None:
-    """The newest non-yanked version of the instance's app above the one it runs."""
+def catalogue_versions(instances: Iterable[Instance]) -> dict[tuple[int, str], list[str]]:
+    """Every version in the catalogue of each instance's app, by (market id, app
+    name): one query for a batch of instances."""
+    wanted = {(instance.market_id, instance.app_name) for instance in instances}
+    found: dict[tuple[int, str], list[str]] = {key: [] for key in wanted}
+    if not wanted:
+        return found
+    rows = AppVersion.objects.filter(
+        app__market_id__in={market for market, _ in wanted},
+        app__name__in={name for _, name in wanted},
+    ).values_list("app__market_id", "app__name", "version")
+    for market_id, name, version in rows:
+        if (market_id, name) in found:
+            found[(market_id, name)].append(version)
+    return found
+
+
+def newer_version(
+    instance: Instance, flags: CatalogueFlags, versions: list[str] | None = None
+) -> str | None:
+    """The newest non-yanked version of the instance's app above the one it runs
+    (``versions``: the app's, from ``catalogue_versions``; read here when None)."""
     try:
         running = parse_version(instance.version)
     except InvalidVersion:
         return None
-    versions = AppVersion.objects.filter(
-        app__market_id=instance.market_id, app__name=instance.app_name
-    ).values_list("version", flat=True)
+    if versions is None:
+        versions = catalogue_versions([instance])[(instance.market_id, instance.app_name)]
     newest = _newest_version(versions, flags.yanked_versions)
     if newest is None or newest[0] <= running:
         return None
@@ -111,15 +130,20 @@ def instances_scan(*, batch: int = 500) -> int:
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
         flags = catalogue_flags(chunk)
+        versions = catalogue_versions(chunk)
         for instance in chunk:
-            emitted += _instance_scan(instance, flags.get(instance.pk, CatalogueFlags()))
+            emitted += _instance_scan(
+                instance,
+                flags.get(instance.pk, CatalogueFlags()),
+                versions[(instance.market_id, instance.app_name)],
+            )
     emitted += failed_operations_scan()
     return emitted
 
 
-def _instance_scan(instance: Instance, flags: CatalogueFlags) -> int:
+def _instance_scan(instance: Instance, flags: CatalogueFlags, versions: list[str]) -> int:
     emitted = 0
-    version = newer_version(instance, flags)
+    version = newer_version(instance, flags, versions)
     if version is not None and event_new_version(instance=instance, version=version):
         emitted += 1
     for advisory in flags.advisories:

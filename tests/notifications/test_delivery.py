@@ -302,3 +302,20 @@ def test_the_secret_is_shown_once_and_never_logged_or_audited(
     assert created.secret not in str(audit.detail)
     assert created.subscription.secret_encrypted
     assert created.secret not in created.subscription.secret_encrypted
+
+
+def test_deliveries_are_queued_only_after_the_event_commits(
+    setup: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice, namespace, market = setup
+    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
+    subscription_create(
+        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=receiver.url
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        event_yanked(instance=shop, reason="x")
+        # Inside the transaction: the delivery row exists, nothing was sent.
+        assert Delivery.objects.get().state == "pending"
+
+    assert len(callbacks) == 1
+    assert receiver.received == []
