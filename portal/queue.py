@@ -69,7 +69,9 @@ _REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 def queue_depths() -> dict[str, int]:
     """Messages waiting in each queue the portal sends to, for /metrics. Reads the
     broker directly (no worker involved); raises when the broker cannot be read."""
-    names = sorted({"celery", settings.MARKET_SYNC_QUEUE, settings.WORKFLOW_QUEUE})
+    names = sorted(
+        {"celery", settings.MARKET_SYNC_QUEUE, settings.WORKFLOW_QUEUE, settings.NOTIFY_QUEUE}
+    )
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return dict.fromkeys(names, 0)
     if not settings.REDIS_URL:

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "search",
     "builds",
     "telemetry",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context.unread_notifications",
             ],
             "builtins": ["portal.templatetags.ui"],
         },
@@ -344,6 +346,46 @@ CELERY_BEAT_SCHEDULE["metrics-prune"] = {
     "schedule": 600,
 }
 
+# --- notifications (issue 15) ------------------------------------------------
+
+# Links in e-mails and webhook bodies point here (no request to take the host from).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Outgoing mail: Django's SMTP backend on EMAIL_HOST:EMAIL_PORT (a local relay by default).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Ops Market <ops-market@localhost>")
+# A delivery that fails (receiver down, SMTP refusing) is tried again after the
+# backoff, doubling each time up to the maximum, this many times; then it is failed.
+NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 8, minimum=0)
+NOTIFY_RETRY_BACKOFF_SECONDS = env_int("NOTIFY_RETRY_BACKOFF_SECONDS", 30, minimum=1)
+NOTIFY_RETRY_BACKOFF_MAX_SECONDS = env_int("NOTIFY_RETRY_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# Connect and read timeout of one webhook POST.
+NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_int("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Webhooks pass the network guard (market.netguard): receivers on loopback or in
+# private ranges need this on.
+NOTIFY_WEBHOOK_ALLOW_PRIVATE_NETWORK = env_bool("NOTIFY_WEBHOOK_ALLOW_PRIVATE_NETWORK", False)
+# Largest JSON body of one event (what a market's advisory text can make it).
+NOTIFY_MAX_PAYLOAD_BYTES = env_int("NOTIFY_MAX_PAYLOAD_BYTES", 16 * 1024, minimum=1024)
+# The queue deliveries are sent to.
+NOTIFY_QUEUE = env_str("NOTIFY_QUEUE", "celery")
+# Deployed instances are looked at this often for new versions, advisories and
+# yanked versions; the same round emits what a lost message left of failed operations.
+CELERY_BEAT_SCHEDULE["notifications-scan"] = {
+    "task": "notifications.tasks.notifications_scan_task",
+    "schedule": env_int("NOTIFY_SCAN_INTERVAL_SECONDS", 600, minimum=10),
+}
+# Sends again deliveries whose message was lost (due longer than the grace).
+NOTIFY_REPAIR_GRACE_SECONDS = env_int("NOTIFY_REPAIR_GRACE_SECONDS", 120, minimum=5)
+CELERY_BEAT_SCHEDULE["notifications-repair"] = {
+    "task": "notifications.tasks.notifications_repair_task",
+    "schedule": env_int("NOTIFY_REPAIR_INTERVAL_SECONDS", 60, minimum=5),
+}
+
 # --- search -----------------------------------------------------------------
 
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
@@ -492,6 +534,8 @@ SPECTACULAR_SETTINGS = {
         "StepStateEnum": "deployments.models.StepState",
         "BuildStateEnum": "builds.models.Build.State",
         "TokenStatusEnum": "portal.api.tokens.TOKEN_STATUSES",
+        "NotificationEventKindEnum": "notifications.models.EventKind",
+        "NotificationChannelEnum": "notifications.models.Channel",
     },
 }
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("telemetry.urls")),
     path("", include("builds.urls")),
     path("", include("search.urls")),
+    path("", include("notifications.urls")),
     path("", include("portal.urls_web")),
 ]
 

@@ -37,9 +37,11 @@ from deployments.models import (
 from deployments.targets import TargetError, TargetUnavailable, target_for
 from deployments.workflow.errors import StepFailed, StepTransient
 from deployments.workflow.steps import STEP_FUNCTIONS, Run
+from notifications.tasks import operation_failed_task
 from portal.actors import Actor
 from portal.crypto import decrypt_json
 from portal.heartbeat import heartbeat
+from portal.queue import enqueue_on_commit
 from portal.services.audit import audit_record
 from search.services.indexing import index_later
 from telemetry.discovery import instance_targets_discover_later
@@ -457,4 +459,6 @@ def _fail(run: Run, step_name: str, message: str) -> None:
         index_later("instance", [instance.pk])
         # So do the metrics: the pods changed (or are gone), find them again now.
         instance_targets_discover_later(instance=instance)
+        # So do subscribers (a lost message: the notifications scan emits it later).
+        enqueue_on_commit(operation_failed_task, str(operation.pk))
     log.info("operation %s %s: %s (%s)", operation.pk, state, error, undone)

@@ -27,4 +27,5 @@ urlpatterns = [
     path("", include("search.urls_api")),
     path("", include("builds.urls_api")),
     path("", include("telemetry.urls_api")),
+    path("", include("notifications.urls_api")),
 ]
