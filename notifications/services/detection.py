@@ -18,7 +18,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from deployments.models import Instance, InstanceStatus, Operation, OperationState
-from market.models import AppVersion
+from market.models import App, AppVersion
+from market.selectors.advisories import advisories_affecting
 from market.semver import InvalidVersion, Version, parse_version
 from notifications.models import Event
 from notifications.services.events import (
@@ -44,22 +45,42 @@ class CatalogueFlags:
 
 
 def catalogue_flags(instances: Iterable[Instance]) -> dict[int, CatalogueFlags]:
-    """The catalogue's flags for each instance, by instance id; an instance with
-    none may be missing from the answer.
-
-    This is the one place that reads yanked versions and advisories (SPEC 14):
-    - ``App.advisories``, looked up by (market, app name), each advisory
-      ``{"id", "severity", "affected": <npm range>, "fixed", "summary"}``: the
-      ones whose ``affected`` range the instance's version satisfies go in
-      ``advisories``;
-    - ``AppVersion.yanked`` (the reason, or empty), looked up by (market, app name,
-      version): the instance's own version's reason goes in ``yanked_reason``, and
-      every yanked version of the app in ``yanked_versions``.
-
-    Those fields come with the signed-markets work merged separately; until both
-    are on one branch this returns no flags.
-    """
-    return {}
+    """The catalogue's flags for each instance, by instance id, in two queries for
+    a batch (SPEC 14): the advisories of ``App.advisories`` whose ``affected`` range
+    holds the instance's version (read by ``advisories_affecting``, the one reading
+    of a range), the instance's own version's ``AppVersion.yanked`` reason, and every
+    yanked version of its app (never offered as "new")."""
+    rows = list(instances)
+    wanted = {(instance.market_id, instance.app_name) for instance in rows}
+    if not wanted:
+        return {}
+    markets = {market for market, _ in wanted}
+    names = {name for _, name in wanted}
+    advisories = {
+        (market, name): listed
+        for market, name, listed in App.objects.filter(
+            market_id__in=markets, name__in=names
+        ).values_list("market_id", "name", "advisories")
+    }
+    yanked: dict[tuple[int, str], dict[str, str]] = {}
+    for market, name, version, reason in (
+        AppVersion.objects.filter(app__market_id__in=markets, app__name__in=names)
+        .exclude(yanked="")
+        .values_list("app__market_id", "app__name", "version", "yanked")
+    ):
+        yanked.setdefault((market, name), {})[version] = reason
+    flags = {}
+    for instance in rows:
+        key = (instance.market_id, instance.app_name)
+        reasons = yanked.get(key, {})
+        flags[instance.pk] = CatalogueFlags(
+            advisories=advisories_affecting(
+                advisories=advisories.get(key), version=instance.version
+            ),
+            yanked_reason=reasons.get(instance.version) or None,
+            yanked_versions=frozenset(reasons),
+        )
+    return flags
 
 
 def _newest_version(versions: Iterable[str], skip: frozenset[str]) -> tuple[Version, str] | None:

@@ -141,6 +141,39 @@ def test_newer_version_skips_yanked_and_prerelease_versions(db: None) -> None:
     assert newer_version(instance, CatalogueFlags()) is None
 
 
-def test_catalogue_flags_reads_nothing_until_the_catalogue_has_the_fields(db: None) -> None:
-    # The lead fills catalogue_flags once AppVersion.yanked and App.advisories exist.
-    assert catalogue_flags([]) == {}
+def test_an_advisory_and_a_yanked_version_running_are_told_once_by_the_scan(
+    db: None, receiver: Receiver
+) -> None:
+    team = make_team("t")
+    owner = make_user("owen")
+    team.memberships.create(user=owner, role=Role.OPERATOR)
+    market = Market.objects.create(name="m", location="/tmp/none")
+    app = catalogue_app(market, "db", ["1.0.0", "1.1.0", "1.2.0"])
+    app.advisories = [
+        {"id": "OM-1", "severity": "high", "affected": "<1.1.0", "fixed": "1.1.0", "summary": "x"},
+        {"id": "OM-2", "severity": "low", "affected": ">=1.2.0", "summary": "y"},
+    ]
+    app.save()
+    app.versions.filter(version="1.0.0").update(yanked="corrupts data on restart")
+    app.versions.filter(version="1.2.0").update(yanked="bad build")
+    old = deployed(make_namespace(team, "ns"), market, "db", "1.0.0", name="old")
+    current = deployed(old.namespace, market, "db", "1.1.0", name="current")
+    hook = subscription_create(
+        actor=Actor(user=owner),
+        channel="webhook",
+        events=["advisory", "yanked", "new-version"],
+        url=receiver.url,
+    )
+
+    flags = catalogue_flags([old, current])
+    assert [a["id"] for a in flags[old.pk].advisories] == ["OM-1"]
+    assert flags[old.pk].yanked_reason == "corrupts data on restart"
+    assert flags[current.pk] == CatalogueFlags(yanked_versions=frozenset({"1.0.0", "1.2.0"}))
+
+    assert (instances_scan(), instances_scan()) == (3, 0)
+    # 1.2.0 is yanked: 1.1.0 is the newest version offered to "old"; "current" runs it.
+    assert sorted(Event.objects.values_list("key", flat=True)) == sorted(
+        [f"advisory:{old.pk}:OM-1", f"yanked:{old.pk}:1.0.0", f"new-version:{old.pk}:1.1.0"]
+    )
+    assert len(receiver.received) == 3
+    assert all(request.signed_with(hook.secret) for request in receiver.received)
