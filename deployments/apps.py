@@ -8,7 +8,11 @@ class DeploymentsConfig(AppConfig):
     def ready(self) -> None:
         # The catalogue marks installed apps without importing this app
         # (market/selectors/installed.py says why).
-        from deployments.selectors.overview import installations_by_app
-        from market.selectors.installed import installed_reader_register
+        from deployments.selectors.overview import installations_by_app, instance_ids_of_apps
+        from market.selectors.installed import (
+            installed_reader_register,
+            instance_ids_reader_register,
+        )
 
         installed_reader_register(installations_by_app)
+        instance_ids_reader_register(instance_ids_of_apps)

@@ -23,7 +23,7 @@ from deployments.models import (
     OperationState,
 )
 from deployments.selectors.instances import TEAM, upgrade_available
-from market.models import App
+from market.models import App, Market
 from market.selectors.installed import Installation
 from portal.permissions import AnyUser, filter_visible
 
@@ -332,3 +332,11 @@ def installations_by_app(*, user: AnyUser, names: list[str]) -> dict[str, list[I
             )
         )
     return found
+
+
+def instance_ids_of_apps(*, market: Market | int, names: list[str]) -> list[int]:
+    """Ids of every instance of ``names`` from ``market`` (any state, any team): what
+    the catalogue's sync reindexes when a version's flags change."""
+    return list(
+        Instance.objects.filter(market=market, app_name__in=names).values_list("pk", flat=True)
+    )

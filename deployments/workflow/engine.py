@@ -159,7 +159,7 @@ def _run_steps(run: Run) -> None:
     # waits on something outside this process (VISIBLE_STEPS: its page shows it
     # running), on a failure or a retry, and with the record. A quick step's start
     # and success wait in ``pending`` for the next commit point, so an install costs
-    # three commits instead of seven (commits, not statements, are what a step costs
+    # four commits instead of seven (commits, not statements, are what a step costs
     # most; bench/workflow_steps.py). A worker that dies before a commit point runs
     # those steps again, which is safe: every step is idempotent.
     pending: list[_StepWrite] = []
@@ -195,10 +195,11 @@ def _run_steps(run: Run) -> None:
     _steps_flush(run, pending, save_context=changed)
 
 
-# Steps that wait on something outside this process (market storage, the target):
-# their start is committed before they run, so the operation's page shows where it
-# is waiting and the timeline names the step a dead worker was in.
-VISIBLE_STEPS = frozenset({"fetch", "apply"})
+# Steps that may take long: they wait on something outside this process (market
+# storage, the target) or run the package's templates (up to the render limits).
+# Their start is committed before they run, so the operation's page shows where it
+# is and the timeline names the step a dead worker was in.
+VISIBLE_STEPS = frozenset({"fetch", "render", "apply"})
 
 
 def _step_started(step: OperationStep, *, attempt: int) -> _StepWrite:

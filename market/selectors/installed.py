@@ -31,12 +31,28 @@ class Installation:
 InstalledReader = Callable[..., dict[str, list[Installation]]]
 
 _reader: list[InstalledReader] = []
+# ``ids(market=..., names=[...])``: the ids of every instance of those apps of the
+# market, whoever may see them (sync reindexes them when their flags change).
+InstanceIdsReader = Callable[..., list[int]]
+_ids_reader: list[InstanceIdsReader] = []
 
 
 def installed_reader_register(reader: InstalledReader) -> None:
     """Called once by deployments at start-up: ``reader(user=..., names=[...])``
     answers the instances of each app name the user may see."""
     _reader[:] = [reader]
+
+
+def instance_ids_reader_register(reader: InstanceIdsReader) -> None:
+    """Called once by deployments at start-up, beside ``installed_reader_register``."""
+    _ids_reader[:] = [reader]
+
+
+def instance_ids_of(*, market: object, names: list[str]) -> list[int]:
+    """Ids of every instance of ``names`` from ``market``; none without deployments."""
+    if not _ids_reader or not names:
+        return []
+    return _ids_reader[0](market=market, names=names)
 
 
 def installed_by_app(*, user: AnyUser, names: list[str]) -> dict[str, list[Installation]]:

@@ -20,7 +20,6 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from deployments.models import Instance
 from market.index import (
     IndexDigestMismatch,
     MarketDocumentError,
@@ -35,6 +34,7 @@ from market.index import (
     sha256_hex,
 )
 from market.models import App, AppVersion, Market, SyncJob
+from market.selectors.installed import instance_ids_of
 from market.services.markets import storage_for_market
 from market.services.signing import market_signature_check, market_signature_fresh
 from market.signing import SignatureError
@@ -242,12 +242,7 @@ def _store_apps(market: Market, indexes: list[_CheckedIndex]) -> None:
         AppVersion.objects.bulk_update(reyanked, ["yanked"], batch_size=500)
         index_later("app", [app.pk for app in apps.values()])
         # Instances carry their version's flags in search (yanked, advisories).
-        index_later(
-            "instance",
-            Instance.objects.filter(market=market, app_name__in=list(apps)).values_list(
-                "pk", flat=True
-            ),
-        )
+        index_later("instance", instance_ids_of(market=market, names=list(apps)))
 
 
 def catalogue_store_index(*, market: Market, name: str, index_bytes: bytes) -> None:

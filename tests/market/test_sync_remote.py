@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from market.models import App, AppVersion, Market, SyncJob
+from market.services import fetch as fetch_module
 from market.services.fetch import ArchiveMismatch, package_fetch
 from market.services.markets import MarketRefused, market_add, market_init
 from market.services.sync import SyncRefused, market_sync
@@ -203,8 +205,14 @@ def test_a_version_entry_with_a_bad_digest_is_skipped_and_its_siblings_kept(
 
 
 def test_an_archive_with_the_wrong_sha256_is_refused_on_fetch(
-    origin: Market, http_market: MarketHTTPServer, queued_tasks: list[Any]
+    origin: Market,
+    http_market: MarketHTTPServer,
+    queued_tasks: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Packages this process already read, by digest (other tests publish the same
+    # bytes): verified bytes stay true, but this test is about reading storage.
+    monkeypatch.setattr(fetch_module, "_read", OrderedDict())
     remote = subscribe(http_market)
     market_sync(market=remote)
     archive = http_market.root / "apps/app-a/app-a-1.0.0.tgz"

@@ -195,7 +195,8 @@ def test_the_windows_steps_line_up_with_the_stored_points(web, backend):
         assert len(series) == 2
         assert all(len(xs) == len(s.points) for xs, s in zip(snapped, series, strict=True))
         if window.step > 30:
-            assert len(snapped[0] ^ snapped[1]) <= 2 < len(snapped[0] & snapped[1])
+            # (How many steps 10 minutes cover depends on where now falls in one.)
+            assert len(snapped[0] ^ snapped[1]) <= 2 and snapped[0] & snapped[1]
 
 
 @pytest.mark.parametrize(
