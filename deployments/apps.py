@@ -9,10 +9,8 @@ class DeploymentsConfig(AppConfig):
         # The catalogue marks installed apps without importing this app
         # (market/selectors/installed.py says why).
         from deployments.selectors.overview import installations_by_app, instance_ids_of_apps
-        from market.selectors.installed import (
-            installed_reader_register,
-            instance_ids_reader_register,
-        )
+        from market.selectors.installed import installed_readers_register
 
-        installed_reader_register(installations_by_app)
-        instance_ids_reader_register(instance_ids_of_apps)
+        installed_readers_register(
+            installed=installations_by_app, instance_ids=instance_ids_of_apps
+        )

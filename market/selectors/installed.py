@@ -3,7 +3,7 @@ them ("installed in ns/name, version X").
 
 Instances live in deployments/, which the catalogue never imports (deployments
 depends on market, not the other way round: tests/portal/test_seams.py). So
-deployments hands its reader in when it loads (DeploymentsConfig.ready), and
+deployments hands its readers in when it loads (DeploymentsConfig.ready), and
 without it the catalogue simply marks nothing."""
 
 from __future__ import annotations
@@ -30,36 +30,41 @@ class Installation:
 
 InstalledReader = Callable[..., dict[str, list[Installation]]]
 
-_reader: list[InstalledReader] = []
 # ``ids(market=..., names=[...])``: the ids of every instance of those apps of the
 # market, whoever may see them (sync reindexes them when their flags change).
 InstanceIdsReader = Callable[..., list[int]]
-_ids_reader: list[InstanceIdsReader] = []
 
 
-def installed_reader_register(reader: InstalledReader) -> None:
-    """Called once by deployments at start-up: ``reader(user=..., names=[...])``
-    answers the instances of each app name the user may see."""
-    _reader[:] = [reader]
+@dataclass(frozen=True)
+class _Readers:
+    installed: InstalledReader
+    instance_ids: InstanceIdsReader
 
 
-def instance_ids_reader_register(reader: InstanceIdsReader) -> None:
-    """Called once by deployments at start-up, beside ``installed_reader_register``."""
-    _ids_reader[:] = [reader]
+_readers: list[_Readers] = []
+
+
+def installed_readers_register(
+    *, installed: InstalledReader, instance_ids: InstanceIdsReader
+) -> None:
+    """Called once by deployments at start-up: ``installed(user=..., names=[...])``
+    answers the instances of each app name the user may see; ``instance_ids``, see
+    ``InstanceIdsReader``."""
+    _readers[:] = [_Readers(installed=installed, instance_ids=instance_ids)]
 
 
 def instance_ids_of(*, market: object, names: list[str]) -> list[int]:
     """Ids of every instance of ``names`` from ``market``; none without deployments."""
-    if not _ids_reader or not names:
+    if not _readers or not names:
         return []
-    return _ids_reader[0](market=market, names=names)
+    return _readers[0].instance_ids(market=market, names=names)
 
 
 def installed_by_app(*, user: AnyUser, names: list[str]) -> dict[str, list[Installation]]:
     """The user's installations of each of ``names``, by app name (one query)."""
-    if not _reader or not names:
+    if not _readers or not names:
         return {}
-    return _reader[0](user=user, names=names)
+    return _readers[0].installed(user=user, names=names)
 
 
 def installed_mark(*, user: AnyUser, entries: Iterable[CatalogueEntry]) -> None:
