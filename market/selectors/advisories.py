@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, OuterRef, QuerySet, Subquery
 
-from market.models import App, AppVersion, Market
+from market.models import App, AppVersion
 from market.semver import InvalidRange, InvalidVersion, parse_range, parse_version
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "moderate": 2, "low": 3}
@@ -53,17 +53,6 @@ def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str
     return advisories_sorted(hits)
 
 
-def yanked_reason(*, market: Market | int, app: str, version: str) -> str:
-    """Why this version is yanked; "" when it is not (or is unknown)."""
-    market_id = market.pk if isinstance(market, Market) else market
-    row = (
-        AppVersion.objects.filter(app__market_id=market_id, app__name=app, version=version)
-        .values_list("yanked", flat=True)
-        .first()
-    )
-    return row or ""
-
-
 def with_version_flags(
     rows: QuerySet[M], *, market: str = "market", app: str = "app_name", version: str = "version"
 ) -> QuerySet[M]:
@@ -98,18 +87,20 @@ class VersionFlags:
 
 def version_flags(row: Any) -> VersionFlags:
     """The flags of one instance-like row (market_id, app_name, version): from the
-    annotations of :func:`with_version_flags` when present, else two small queries."""
-    if hasattr(row, "version_yanked"):
-        yanked = row.version_yanked or ""
-        advisories = row.app_advisories or []
-    else:
-        yanked = yanked_reason(market=row.market_id, app=row.app_name, version=row.version)
-        advisories = (
-            App.objects.filter(market_id=row.market_id, name=row.app_name)
-            .values_list("advisories", flat=True)
+    annotations of :func:`with_version_flags`. A row read without them (a model
+    instance fetched elsewhere) is annotated by one query of the same two subqueries,
+    so there is one reading of a version's flags, not a second per-row one."""
+    if not hasattr(row, "version_yanked"):
+        annotated = (
+            with_version_flags(type(row)._default_manager.filter(pk=row.pk))
+            .values("version_yanked", "app_advisories")
             .first()
-            or []
+            or {}
         )
+        yanked, advisories = annotated.get("version_yanked"), annotated.get("app_advisories")
+    else:
+        yanked, advisories = row.version_yanked, row.app_advisories
     return VersionFlags(
-        yanked=yanked, advisories=advisories_affecting(advisories=advisories, version=row.version)
+        yanked=yanked or "",
+        advisories=advisories_affecting(advisories=advisories or [], version=row.version),
     )
