@@ -81,6 +81,13 @@ class VersionFlags:
     def worst_severity(self) -> str:
         return self.advisories[0]["severity"] if self.advisories else ""
 
+    @property
+    def tone(self) -> str:
+        """The notice's tone: danger for a yank or a high/critical advisory."""
+        if self.yanked or self.worst_severity in ("critical", "high"):
+            return "danger"
+        return "warning"
+
     def as_dict(self) -> dict[str, Any]:
         return {"yanked": self.yanked, "advisories": self.advisories}
 
