@@ -41,6 +41,12 @@ class IndexChange:
     changed: bool  # False when the index already said so (a repeated request)
 
 
+@dataclass(frozen=True)
+class AdvisoryChange(IndexChange):
+    advisory: dict[str, str]  # as stored: checked and normalised
+    created: bool  # False when it replaced one with the same id
+
+
 def _require_publisher(actor: Actor, market: Market) -> None:
     if not market.writable:
         raise Invalid(
@@ -147,7 +153,7 @@ def _set_yanked(version: str, reason: str) -> Callable[[dict[str, Any] | None], 
 
 def advisory_add(
     *, actor: Actor, market: Market, app: str, advisory: dict[str, Any]
-) -> IndexChange:
+) -> AdvisoryChange:
     """Add an advisory to `app`, or replace the one with the same id."""
     _require_publisher(actor, market)
     try:
@@ -155,15 +161,24 @@ def advisory_add(
     except MarketDocumentError as exc:
         raise Invalid(f"{exc}.") from None
     _app(market, app)
-    return _write(
+    created = True
+
+    def put(doc: dict[str, Any] | None) -> dict[str, Any]:
+        # Read in the compare-and-swap: the index as stored says whether the id is new.
+        nonlocal created
+        created = not any(a.get("id") == checked["id"] for a in (doc or {}).get("advisories") or [])
+        return index_put_advisory(doc, advisory=checked)
+
+    change = _write(
         actor=actor,
         market=market,
         app=app,
-        mutate=lambda doc: index_put_advisory(doc, advisory=checked),
+        mutate=put,
         action="advisory.add",
         target_repr=f"{market.name}/{app} {checked['id']}",
         detail={"app": app, **checked},
     )
+    return AdvisoryChange(app=app, changed=change.changed, advisory=checked, created=created)
 
 
 def advisory_remove(*, actor: Actor, market: Market, app: str, advisory_id: str) -> IndexChange:
