@@ -8,13 +8,14 @@ come from its market, app and version, read for a whole list with two subqueries
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db.models import Model, OuterRef, QuerySet, Subquery
 
 from market.models import App, AppVersion
-from market.semver import InvalidRange, InvalidVersion, parse_range, parse_version
+from market.semver import InvalidRange, InvalidVersion, Range, parse_range, parse_version
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "moderate": 2, "low": 3}
 
@@ -31,26 +32,37 @@ def advisories_sorted(advisories: Any) -> list[dict[str, str]]:
     )
 
 
-def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str]]:
-    """The advisories whose `affected` range holds `version`, most severe first.
-    A version or range that does not parse affects nothing (sync refuses bad ranges;
-    an instance may record a version no market lists any more)."""
-    if not version or not isinstance(advisories, list):
+def _ranges(advisories: Any) -> list[tuple[dict[str, str], Range]]:
+    """Each advisory with its parsed `affected` range; one whose range does not
+    parse affects nothing and is left out (sync refuses bad ranges)."""
+    if not isinstance(advisories, list):
+        return []
+    parsed = []
+    for advisory in advisories:
+        if not isinstance(advisory, dict):
+            continue
+        try:
+            parsed.append((advisory, parse_range(str(advisory.get("affected")))))
+        except InvalidRange:
+            continue
+    return parsed
+
+
+def _affecting(ranges: list[tuple[dict[str, str], Range]], version: str) -> list[dict[str, str]]:
+    if not version or not ranges:
         return []
     try:
         parsed = parse_version(version)
     except InvalidVersion:
+        # An instance may record a version no market lists any more.
         return []
-    hits = []
-    for advisory in advisories:
-        try:
-            if isinstance(advisory, dict) and parse_range(str(advisory.get("affected"))).matches(
-                parsed
-            ):
-                hits.append(advisory)
-        except InvalidRange:
-            continue
-    return advisories_sorted(hits)
+    return advisories_sorted([advisory for advisory, range_ in ranges if range_.matches(parsed)])
+
+
+def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str]]:
+    """The advisories whose `affected` range holds `version`, most severe first.
+    A version or range that does not parse affects nothing."""
+    return _affecting(_ranges(advisories), version)
 
 
 def with_version_flags(
@@ -111,3 +123,15 @@ def version_flags(row: Any) -> VersionFlags:
         yanked=yanked or "",
         advisories=advisories_affecting(advisories=advisories or [], version=row.version),
     )
+
+
+def app_versions_flags(
+    *, versions: Iterable[AppVersion], advisories: Any
+) -> dict[str, VersionFlags]:
+    """The flags of each of an app's versions, by version string: every advisory's
+    range parsed once for the lot, not once per version."""
+    ranges = _ranges(advisories)
+    return {
+        row.version: VersionFlags(yanked=row.yanked, advisories=_affecting(ranges, row.version))
+        for row in versions
+    }
