@@ -108,39 +108,23 @@ def version_yank(
         reason = check_yank_reason(reason, what="the reason")
     except MarketDocumentError as exc:
         raise Invalid(f"A yank needs a reason: {exc}.") from None
-    _version_must_exist(market, app, version)
-    return _write(
-        actor=actor,
-        market=market,
-        app=app,
-        mutate=_set_yanked(version, reason),
-        action="version.yank",
-        target_repr=f"{market.name}/{app}@{version}",
-        detail={"app": app, "version": version, "reason": reason},
-    )
+    return _yanked_set(actor=actor, market=market, app=app, version=version, reason=reason)
 
 
 def version_unyank(*, actor: Actor, market: Market, app: str, version: str) -> IndexChange:
     """Take a yank back: the version is offered to installs again."""
     _require_publisher(actor, market)
-    _version_must_exist(market, app, version)
-    return _write(
-        actor=actor,
-        market=market,
-        app=app,
-        mutate=_set_yanked(version, ""),
-        action="version.unyank",
-        target_repr=f"{market.name}/{app}@{version}",
-        detail={"app": app, "version": version},
-    )
+    return _yanked_set(actor=actor, market=market, app=app, version=version, reason="")
 
 
-def _version_must_exist(market: Market, app: str, version: str) -> None:
+def _yanked_set(
+    *, actor: Actor, market: Market, app: str, version: str, reason: str
+) -> IndexChange:
+    """Write `reason` as the version's yank ("" takes it back), audited as a yank or
+    an unyank: the one body behind version_yank and version_unyank."""
     if not _app(market, app).versions.filter(version=version).exists():
         raise NotFound(f"{app} has no version {version} in market {market.name}.")
 
-
-def _set_yanked(version: str, reason: str) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
     def mutate(doc: dict[str, Any] | None) -> dict[str, Any]:
         try:
             return index_set_yanked(doc, version=version, reason=reason)
@@ -148,7 +132,15 @@ def _set_yanked(version: str, reason: str) -> Callable[[dict[str, Any] | None], 
             # The catalogue had it, the storage has not: a publisher removed it meanwhile.
             raise NotFound(f"version {version} is not in the market's index any more") from None
 
-    return mutate
+    return _write(
+        actor=actor,
+        market=market,
+        app=app,
+        mutate=mutate,
+        action="version.yank" if reason else "version.unyank",
+        target_repr=f"{market.name}/{app}@{version}",
+        detail={"app": app, "version": version, **({"reason": reason} if reason else {})},
+    )
 
 
 def advisory_add(
