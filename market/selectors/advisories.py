@@ -135,3 +135,9 @@ def app_versions_flags(
         row.version: VersionFlags(yanked=row.yanked, advisories=_affecting(ranges, row.version))
         for row in versions
     }
+
+
+def app_flags(advisories: Any) -> VersionFlags:
+    """An app's own flags (its search document and hit): every advisory it has,
+    most severe first, whichever versions they affect; an app is never yanked."""
+    return VersionFlags(advisories=advisories_sorted(advisories))
