@@ -98,7 +98,6 @@ def _version_row(version: AppVersion, latest: str, flags: VersionFlags) -> dict[
     return {
         "version": version.version,
         "flags": flags,
-        "unyank_fields": {"action": "unyank"},
         "url": f"?version={version.version}#app-versions",
         "is_latest": version.version == latest,
         "published": version.published,
@@ -167,6 +166,8 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
         "selected_flags": flags[selected.version],
         "advisories": advisories_sorted(found.advisories),
         "severities": ADVISORY_SEVERITIES,
+        # The unyank dialog's hidden field: the same for every row.
+        "unyank_fields": {"action": "unyank"},
         "selected_is_latest": selected.version == latest.version,
         "about": _manifest_summary(selected),
         "dependencies": app_dependencies(app=found, version=selected),
