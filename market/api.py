@@ -446,15 +446,8 @@ class AdvisoryListView(GenericAPIView):
         target = market_get(name=market)
         data = AdvisorySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        existed = any(
-            a.get("id") == data.validated_data["id"]
-            for a in App.objects.filter(market=target, name=name)
-            .values_list("advisories", flat=True)
-            .first()
-            or []
-        )
         try:
-            advisory_add(
+            result = advisory_add(
                 actor=actor_from_request(request),
                 market=target,
                 app=name,
@@ -462,14 +455,9 @@ class AdvisoryListView(GenericAPIView):
             )
         except StorageError as exc:
             raise ServiceUnavailable(f"market storage: {exc}") from None
-        stored = next(
-            a
-            for a in app_get(market=market, name=name).advisories
-            if a["id"] == data.validated_data["id"]
-        )
         return Response(
-            AdvisorySerializer(stored).data,
-            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+            AdvisorySerializer(result.advisory).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 

@@ -32,7 +32,7 @@ from deployments.services.instances import (
 )
 from deployments.services.preview import instance_upgrade_preview
 from market.models import Market
-from market.selectors.advisories import version_flags
+from market.selectors.advisories import VersionFlags, version_flags, with_version_flags
 from market.selectors.markets import market_get
 from portal.actors import actor_from_request
 from portal.api.errors import ErrorSerializer
@@ -107,11 +107,18 @@ class InstanceOutput(serializers.ModelSerializer):
     def get_revision(self, obj: Instance) -> int | None:
         return obj.current_revision.number if obj.current_revision_id else None  # type: ignore[union-attr]
 
+    def _flags(self, obj: Instance) -> VersionFlags:
+        # Both fields read the same flags: worked out (ranges parsed) once per row.
+        flags = getattr(obj, "_version_flags", None)
+        if flags is None:
+            flags = obj._version_flags = version_flags(obj)  # type: ignore[attr-defined]
+        return flags
+
     def get_yanked(self, obj: Instance) -> str | None:
-        return version_flags(obj).yanked or None
+        return self._flags(obj).yanked or None
 
     def get_advisories(self, obj: Instance) -> list[dict[str, str]]:
-        return version_flags(obj).advisories
+        return self._flags(obj).advisories
 
     def get_upgrade_available(self, obj: Instance) -> str | None:
         latest = getattr(obj, "latest_version", None)
@@ -170,7 +177,7 @@ class RollbackInput(serializers.Serializer):
 
 
 def _accepted(requested: Requested) -> Response:
-    instance = Instance.objects.select_related("namespace__team", "market").get(
+    instance = with_version_flags(Instance.objects.select_related("namespace__team", "market")).get(
         pk=requested.instance.pk
     )
     body = {

@@ -17,7 +17,7 @@ from deployments.services.instances import (
     instance_rollback,
     instance_uninstall,
 )
-from deployments.views.common import forbidden, instance_url
+from deployments.views.common import forbidden, instance_url, posted_checkbox
 from portal.actors import actor_from_request
 from portal.services.errors import Forbidden, ServiceError
 
@@ -42,10 +42,6 @@ def _request_change(
     return redirect(instance_url(instance) + (f"?tab={tab}" if tab else ""))
 
 
-def _forced(request: HttpRequest) -> bool:
-    return request.POST.get("force", "") in ("1", "on", "true")
-
-
 @login_required
 @require_POST
 def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
@@ -62,7 +58,7 @@ def instance_rollback_view(request: HttpRequest, namespace: str, name: str) -> H
             actor=actor_from_request(request),
             instance=instance,
             revision=revision,
-            force=_forced(request),
+            force=posted_checkbox(request, "force"),
         ),
         f"Rolling {instance} back to revision {revision}.",
     )
@@ -76,7 +72,9 @@ def instance_uninstall_view(request: HttpRequest, namespace: str, name: str) -> 
         request,
         instance,
         lambda: instance_uninstall(
-            actor=actor_from_request(request), instance=instance, force=_forced(request)
+            actor=actor_from_request(request),
+            instance=instance,
+            force=posted_checkbox(request, "force"),
         ),
         f"Uninstalling {instance}.",
     )

@@ -52,6 +52,11 @@ def new_namespace_form(request: HttpRequest, data: Any = None) -> InstanceNamesp
     )
 
 
+def posted_checkbox(request: HttpRequest, name: str) -> bool:
+    """Whether the form's checkbox ``name`` (force, allow_yanked) was ticked."""
+    return request.POST.get(name, "") in ("1", "on", "true")
+
+
 def instance_url(instance: Instance) -> str:
     return reverse("instance-detail", args=[instance.namespace.name, instance.name])
 

@@ -39,6 +39,7 @@ from deployments.views.common import (
     instance_url,
     new_namespace_form,
     note_typed_secrets,
+    posted_checkbox,
     refuse,
     shows_another_version,
 )
@@ -48,10 +49,6 @@ from portal.actors import actor_from_request
 from portal.models import Role
 from portal.permissions import teams_with_role
 from portal.services.errors import AlreadyExists, Forbidden, ServiceError
-
-
-def _checked(request: HttpRequest, name: str) -> bool:
-    return request.POST.get(name, "") in ("1", "on", "true")
 
 
 def _pick(versions: list[AppVersion], wanted: str) -> AppVersion:
@@ -156,7 +153,7 @@ def instance_install_view(request: HttpRequest) -> HttpResponse:
             app=app.name,
             version=chosen.version,
             values=values_form.values,
-            allow_yanked=_checked(request, "allow_yanked"),
+            allow_yanked=posted_checkbox(request, "allow_yanked"),
         )
     except Forbidden as exc:
         raise forbidden(exc) from None

@@ -41,6 +41,7 @@ from deployments.views.common import (
     forbidden,
     instance_url,
     note_typed_secrets,
+    posted_checkbox,
     refuse,
     shows_another_version,
 )
@@ -120,8 +121,8 @@ def instance_upgrade_view(request: HttpRequest, namespace: str, name: str) -> Ht
         if "preview" in request.POST:
             page["preview"] = instance_upgrade_preview(**arguments)
         else:
-            forced = request.POST.get("force", "") in ("1", "on", "true")
-            allow_yanked = request.POST.get("allow_yanked", "") in ("1", "on", "true")
+            forced = posted_checkbox(request, "force")
+            allow_yanked = posted_checkbox(request, "allow_yanked")
             requested = instance_upgrade(**arguments, force=forced, allow_yanked=allow_yanked)
             messages.success(
                 request,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
+
 from deployments.models import Instance, InstanceStatus, Namespace
 from market.models import AppVersion, Market
 from market.semver import InvalidRange, InvalidVersion, max_satisfying, parse_range, parse_version
@@ -52,6 +54,17 @@ def declared_dependencies(version: AppVersion) -> list[tuple[str, str]]:
     ]
 
 
+def _no_such_app(market: Market, app: str) -> Invalid:
+    return Invalid(f"Market {market.name!r} has no app named {app!r}.")
+
+
+def _app_must_exist(versions: QuerySet[AppVersion], *, market: Market, app: str) -> None:
+    """Raise the unknown-app refusal when ``versions`` is empty: asked only when a
+    refusal is worded, so a request naming an existing version costs one query."""
+    if not versions.exists():
+        raise _no_such_app(market, app) from None
+
+
 def version_resolve(
     *, market: Market, app: str, version: str | None, allow_yanked: bool = False
 ) -> AppVersion:
@@ -65,22 +78,20 @@ def version_resolve(
         try:
             parse_version(version)
         except InvalidVersion as exc:
-            if not versions.exists():
-                raise Invalid(f"Market {market.name!r} has no app named {app!r}.") from None
+            _app_must_exist(versions, market=market, app=app)
             raise Invalid(f"Version {version!r} is not SemVer: {exc}") from None
         # The row first, the app's existence only to word a refusal: one query for
         # every request that names a version that exists (bench/workflow.py).
         row = versions.filter(version=version).first()
         if row is None:
-            if not versions.exists():
-                raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
+            _app_must_exist(versions, market=market, app=app)
             raise Invalid(f"{app} has no version {version} in market {market.name!r}.")
         if row.yanked and not allow_yanked:
             raise VersionYanked(row)
         return row
     rows = list(versions)
     if not rows:
-        raise Invalid(f"Market {market.name!r} has no app named {app!r}.")
+        raise _no_such_app(market, app)
     best = max_satisfying([row.version for row in rows if not row.yanked], "*")
     if best is None:
         raise Invalid(f"{app} has no release version in market {market.name!r} that is not yanked.")

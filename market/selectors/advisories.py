@@ -8,13 +8,14 @@ come from its market, app and version, read for a whole list with two subqueries
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db.models import Model, OuterRef, QuerySet, Subquery
 
-from market.models import App, AppVersion, Market
-from market.semver import InvalidRange, InvalidVersion, parse_range, parse_version
+from market.models import App, AppVersion
+from market.semver import InvalidRange, InvalidVersion, Range, parse_range, parse_version
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "moderate": 2, "low": 3}
 
@@ -31,37 +32,37 @@ def advisories_sorted(advisories: Any) -> list[dict[str, str]]:
     )
 
 
-def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str]]:
-    """The advisories whose `affected` range holds `version`, most severe first.
-    A version or range that does not parse affects nothing (sync refuses bad ranges;
-    an instance may record a version no market lists any more)."""
-    if not version or not isinstance(advisories, list):
+def _ranges(advisories: Any) -> list[tuple[dict[str, str], Range]]:
+    """Each advisory with its parsed `affected` range; one whose range does not
+    parse affects nothing and is left out (sync refuses bad ranges)."""
+    if not isinstance(advisories, list):
+        return []
+    parsed = []
+    for advisory in advisories:
+        if not isinstance(advisory, dict):
+            continue
+        try:
+            parsed.append((advisory, parse_range(str(advisory.get("affected")))))
+        except InvalidRange:
+            continue
+    return parsed
+
+
+def _affecting(ranges: list[tuple[dict[str, str], Range]], version: str) -> list[dict[str, str]]:
+    if not version or not ranges:
         return []
     try:
         parsed = parse_version(version)
     except InvalidVersion:
+        # An instance may record a version no market lists any more.
         return []
-    hits = []
-    for advisory in advisories:
-        try:
-            if isinstance(advisory, dict) and parse_range(str(advisory.get("affected"))).matches(
-                parsed
-            ):
-                hits.append(advisory)
-        except InvalidRange:
-            continue
-    return advisories_sorted(hits)
+    return advisories_sorted([advisory for advisory, range_ in ranges if range_.matches(parsed)])
 
 
-def yanked_reason(*, market: Market | int, app: str, version: str) -> str:
-    """Why this version is yanked; "" when it is not (or is unknown)."""
-    market_id = market.pk if isinstance(market, Market) else market
-    row = (
-        AppVersion.objects.filter(app__market_id=market_id, app__name=app, version=version)
-        .values_list("yanked", flat=True)
-        .first()
-    )
-    return row or ""
+def advisories_affecting(*, advisories: Any, version: str) -> list[dict[str, str]]:
+    """The advisories whose `affected` range holds `version`, most severe first.
+    A version or range that does not parse affects nothing."""
+    return _affecting(_ranges(advisories), version)
 
 
 def with_version_flags(
@@ -92,24 +93,51 @@ class VersionFlags:
     def worst_severity(self) -> str:
         return self.advisories[0]["severity"] if self.advisories else ""
 
+    @property
+    def tone(self) -> str:
+        """The notice's tone: danger for a yank or a high/critical advisory."""
+        if self.yanked or self.worst_severity in ("critical", "high"):
+            return "danger"
+        return "warning"
+
     def as_dict(self) -> dict[str, Any]:
         return {"yanked": self.yanked, "advisories": self.advisories}
 
 
 def version_flags(row: Any) -> VersionFlags:
     """The flags of one instance-like row (market_id, app_name, version): from the
-    annotations of :func:`with_version_flags` when present, else two small queries."""
-    if hasattr(row, "version_yanked"):
-        yanked = row.version_yanked or ""
-        advisories = row.app_advisories or []
-    else:
-        yanked = yanked_reason(market=row.market_id, app=row.app_name, version=row.version)
-        advisories = (
-            App.objects.filter(market_id=row.market_id, name=row.app_name)
-            .values_list("advisories", flat=True)
+    annotations of :func:`with_version_flags`. A row read without them (a model
+    instance fetched elsewhere) is annotated by one query of the same two subqueries,
+    so there is one reading of a version's flags, not a second per-row one."""
+    if not hasattr(row, "version_yanked"):
+        annotated = (
+            with_version_flags(type(row)._default_manager.filter(pk=row.pk))
+            .values("version_yanked", "app_advisories")
             .first()
-            or []
+            or {}
         )
+        yanked, advisories = annotated.get("version_yanked"), annotated.get("app_advisories")
+    else:
+        yanked, advisories = row.version_yanked, row.app_advisories
     return VersionFlags(
-        yanked=yanked, advisories=advisories_affecting(advisories=advisories, version=row.version)
+        yanked=yanked or "",
+        advisories=advisories_affecting(advisories=advisories or [], version=row.version),
     )
+
+
+def app_versions_flags(
+    *, versions: Iterable[AppVersion], advisories: Any
+) -> dict[str, VersionFlags]:
+    """The flags of each of an app's versions, by version string: every advisory's
+    range parsed once for the lot, not once per version."""
+    ranges = _ranges(advisories)
+    return {
+        row.version: VersionFlags(yanked=row.yanked, advisories=_affecting(ranges, row.version))
+        for row in versions
+    }
+
+
+def app_flags(advisories: Any) -> VersionFlags:
+    """An app's own flags (its search document and hit): every advisory it has,
+    most severe first, whichever versions they affect; an app is never yanked."""
+    return VersionFlags(advisories=advisories_sorted(advisories))

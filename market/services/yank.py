@@ -41,6 +41,12 @@ class IndexChange:
     changed: bool  # False when the index already said so (a repeated request)
 
 
+@dataclass(frozen=True)
+class AdvisoryChange(IndexChange):
+    advisory: dict[str, str]  # as stored: checked and normalised
+    created: bool  # False when it replaced one with the same id
+
+
 def _require_publisher(actor: Actor, market: Market) -> None:
     if not market.writable:
         raise Invalid(
@@ -102,39 +108,23 @@ def version_yank(
         reason = check_yank_reason(reason, what="the reason")
     except MarketDocumentError as exc:
         raise Invalid(f"A yank needs a reason: {exc}.") from None
-    _version_must_exist(market, app, version)
-    return _write(
-        actor=actor,
-        market=market,
-        app=app,
-        mutate=_set_yanked(version, reason),
-        action="version.yank",
-        target_repr=f"{market.name}/{app}@{version}",
-        detail={"app": app, "version": version, "reason": reason},
-    )
+    return _yanked_set(actor=actor, market=market, app=app, version=version, reason=reason)
 
 
 def version_unyank(*, actor: Actor, market: Market, app: str, version: str) -> IndexChange:
     """Take a yank back: the version is offered to installs again."""
     _require_publisher(actor, market)
-    _version_must_exist(market, app, version)
-    return _write(
-        actor=actor,
-        market=market,
-        app=app,
-        mutate=_set_yanked(version, ""),
-        action="version.unyank",
-        target_repr=f"{market.name}/{app}@{version}",
-        detail={"app": app, "version": version},
-    )
+    return _yanked_set(actor=actor, market=market, app=app, version=version, reason="")
 
 
-def _version_must_exist(market: Market, app: str, version: str) -> None:
+def _yanked_set(
+    *, actor: Actor, market: Market, app: str, version: str, reason: str
+) -> IndexChange:
+    """Write `reason` as the version's yank ("" takes it back), audited as a yank or
+    an unyank: the one body behind version_yank and version_unyank."""
     if not _app(market, app).versions.filter(version=version).exists():
         raise NotFound(f"{app} has no version {version} in market {market.name}.")
 
-
-def _set_yanked(version: str, reason: str) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
     def mutate(doc: dict[str, Any] | None) -> dict[str, Any]:
         try:
             return index_set_yanked(doc, version=version, reason=reason)
@@ -142,12 +132,20 @@ def _set_yanked(version: str, reason: str) -> Callable[[dict[str, Any] | None], 
             # The catalogue had it, the storage has not: a publisher removed it meanwhile.
             raise NotFound(f"version {version} is not in the market's index any more") from None
 
-    return mutate
+    return _write(
+        actor=actor,
+        market=market,
+        app=app,
+        mutate=mutate,
+        action="version.yank" if reason else "version.unyank",
+        target_repr=f"{market.name}/{app}@{version}",
+        detail={"app": app, "version": version, **({"reason": reason} if reason else {})},
+    )
 
 
 def advisory_add(
     *, actor: Actor, market: Market, app: str, advisory: dict[str, Any]
-) -> IndexChange:
+) -> AdvisoryChange:
     """Add an advisory to `app`, or replace the one with the same id."""
     _require_publisher(actor, market)
     try:
@@ -155,15 +153,24 @@ def advisory_add(
     except MarketDocumentError as exc:
         raise Invalid(f"{exc}.") from None
     _app(market, app)
-    return _write(
+    created = True
+
+    def put(doc: dict[str, Any] | None) -> dict[str, Any]:
+        # Read in the compare-and-swap: the index as stored says whether the id is new.
+        nonlocal created
+        created = not any(a.get("id") == checked["id"] for a in (doc or {}).get("advisories") or [])
+        return index_put_advisory(doc, advisory=checked)
+
+    change = _write(
         actor=actor,
         market=market,
         app=app,
-        mutate=lambda doc: index_put_advisory(doc, advisory=checked),
+        mutate=put,
         action="advisory.add",
         target_repr=f"{market.name}/{app} {checked['id']}",
         detail={"app": app, **checked},
     )
+    return AdvisoryChange(app=app, changed=change.changed, advisory=checked, created=created)
 
 
 def advisory_remove(*, actor: Actor, market: Market, app: str, advisory_id: str) -> IndexChange:

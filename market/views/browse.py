@@ -19,7 +19,7 @@ from market.forms import SORT_CHOICES, CatalogueFilterForm
 from market.index import ADVISORY_SEVERITIES
 from market.models import App, AppVersion
 from market.prose import doc_path, doc_slug, docs_link_resolver, render_markdown
-from market.selectors.advisories import VersionFlags, advisories_affecting, advisories_sorted
+from market.selectors.advisories import VersionFlags, advisories_sorted, app_versions_flags
 from market.selectors.browse import (
     app_dependencies,
     catalogue_page,
@@ -94,14 +94,10 @@ def _docs_url(market: str, app: str) -> Any:
     return url
 
 
-def _version_row(version: AppVersion, latest: str, advisories: list[Any]) -> dict[str, Any]:
+def _version_row(version: AppVersion, latest: str, flags: VersionFlags) -> dict[str, Any]:
     return {
         "version": version.version,
-        "flags": VersionFlags(
-            yanked=version.yanked,
-            advisories=advisories_affecting(advisories=advisories, version=version.version),
-        ),
-        "unyank_fields": {"action": "unyank"},
+        "flags": flags,
         "url": f"?version={version.version}#app-versions",
         "is_latest": version.version == latest,
         "published": version.published,
@@ -160,18 +156,18 @@ def app_detail(request: HttpRequest, market: str, app: str) -> HttpResponse:
     docs = list(found.docs.all())
     docs_url = _docs_url(found.market.name, found.name)
     resolver = docs_link_resolver(docs_url, {d.path for d in docs})
+    flags = app_versions_flags(versions=versions, advisories=found.advisories)
     context = {
         "app": found,
         "market": found.market,
         "readme_html": render_markdown(found.readme, resolve_link=resolver),
-        "versions": [_version_row(v, found.latest, found.advisories) for v in versions],
+        "versions": [_version_row(v, found.latest, flags[v.version]) for v in versions],
         "selected": selected,
-        "selected_flags": VersionFlags(
-            yanked=selected.yanked,
-            advisories=advisories_affecting(advisories=found.advisories, version=selected.version),
-        ),
+        "selected_flags": flags[selected.version],
         "advisories": advisories_sorted(found.advisories),
         "severities": ADVISORY_SEVERITIES,
+        # The unyank dialog's hidden field: the same for every row.
+        "unyank_fields": {"action": "unyank"},
         "selected_is_latest": selected.version == latest.version,
         "about": _manifest_summary(selected),
         "dependencies": app_dependencies(app=found, version=selected),

@@ -6,6 +6,8 @@ as a message on the app page, nothing changed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -33,10 +35,10 @@ def _back(market: str, app: str, *, version: str = "", tab: str = "versions") ->
     return redirect(f"{url}{query}#app-{tab}")
 
 
-def _run(request: HttpRequest, done: str, call: object) -> None:
+def _run(request: HttpRequest, done: str, call: Callable[[], IndexChange]) -> None:
     """Run the service call, turning its refusals into what a page answers."""
     try:
-        result = call()  # type: ignore[operator]
+        result = call()
     except Forbidden as exc:
         raise PermissionDenied(exc.message) from None
     except NotFound as exc:
@@ -47,7 +49,6 @@ def _run(request: HttpRequest, done: str, call: object) -> None:
     except StorageError as exc:
         messages.error(request, f"The market's storage refused the change: {exc}")
         return
-    assert isinstance(result, IndexChange)
     messages.success(request, done if result.changed else f"{done} (it already was).")
 
 

@@ -17,7 +17,7 @@ from market.models import App, AppDoc
 from market.prose import doc_slug, html_text, markdown_text
 from market.selectors.advisories import (
     VersionFlags,
-    advisories_sorted,
+    app_flags,
     version_flags,
     with_version_flags,
 )
@@ -142,7 +142,7 @@ def _hit(kind: str, row: Any, words: list[str]) -> Hit:
                 "market": row.market.name,
                 "category": row.category,
                 "version": row.latest,
-                **_flag_meta(VersionFlags(advisories=advisories_sorted(row.advisories))),
+                **_flag_meta(app_flags(row.advisories)),
             },
         )
     if kind == "appdoc":

@@ -19,7 +19,7 @@ from market.models import App, AppDoc, AppVersion
 from market.prose import doc_slug, html_text, markdown_text
 from market.selectors.advisories import (
     VersionFlags,
-    advisories_sorted,
+    app_flags,
     version_flags,
     with_version_flags,
 )
@@ -114,8 +114,7 @@ def app_source(app: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "audience": "users",
         "url": app_url(market, app["name"]),
         "updated": app["updated"].isoformat() if app["updated"] else None,
-        # Every advisory of the app, whichever versions it affects.
-        **flag_fields(VersionFlags(advisories=advisories_sorted(app["advisories"]))),
+        **flag_fields(app_flags(app["advisories"])),
     }
 
 
