@@ -133,9 +133,8 @@ def _send_webhook(delivery: Delivery) -> int:
     raise DeliveryRefused(f"the receiver answered {status}")
 
 
-def _send_email(delivery: Delivery) -> None:
+def _send_email(delivery: Delivery, people: list[Any]) -> None:
     event = delivery.event
-    people = recipients(delivery.subscription, event.instance)
     addresses = sorted({person.email for person in people if person.email})
     if not addresses:
         raise DeliveryRefused("no recipient with an e-mail address may see the instance")
@@ -193,12 +192,13 @@ def delivery_attempt(*, delivery_id: int) -> int | None:
     attempt = DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts)
     status: int | None = None
     try:
-        if not recipients(delivery.subscription, delivery.event.instance):
+        people = recipients(delivery.subscription, delivery.event.instance)
+        if not people:
             raise DeliveryRefused("the subscriber may no longer see this instance")
         if delivery.channel == Channel.WEBHOOK:
             status = _send_webhook(delivery)
         elif delivery.channel == Channel.EMAIL:
-            _send_email(delivery)
+            _send_email(delivery, people)
         else:
             raise DeliveryRefused(f"channel {delivery.channel} is not sent by a worker")
     except DeliveryRefused as exc:

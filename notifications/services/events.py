@@ -108,22 +108,34 @@ def subscriptions_for(instance: Instance) -> list[Subscription]:
     )
 
 
-def recipients(subscription: Subscription, instance: Instance) -> list[Any]:
+def team_members(team_id: int) -> list[Any]:
+    """The active members of a team: who hears of its instances through its subscriptions."""
+    return list(get_user_model().objects.filter(memberships__team_id=team_id, is_active=True))
+
+
+def recipients(
+    subscription: Subscription, instance: Instance, *, members: list[Any] | None = None
+) -> list[Any]:
     """The users a subscription speaks to about ``instance``, each of whom may see
     it now: the subscriber, or the active members of the subscribing team (who
-    see its namespaces' instances). Empty when the subscriber lost the right."""
-    User = get_user_model()
+    see its namespaces' instances). Empty when the subscriber lost the right.
+    ``members``: the instance's team's ``team_members`` when the caller read them
+    already (a fan-out reads them once for all its subscriptions, not once each)."""
     team_id = instance.namespace.team_id
     if subscription.team_id is not None:
         if subscription.team_id != team_id:
             return []
-        return list(User.objects.filter(memberships__team_id=team_id, is_active=True))
+        return members if members is not None else team_members(team_id)
     user = subscription.user
     if user is None or not user.is_active:
         return []
-    if user.is_staff or Membership.objects.filter(team_id=team_id, user_id=user.pk).exists():
+    if user.is_staff:
         return [user]
-    return []
+    if members is not None:
+        member = any(person.pk == user.pk for person in members)
+    else:
+        member = Membership.objects.filter(team_id=team_id, user_id=user.pk).exists()
+    return [user] if member else []
 
 
 def deliveries_fan_out(*, event: Event) -> list[Delivery]:
@@ -131,16 +143,22 @@ def deliveries_fan_out(*, event: Event) -> list[Delivery]:
     Call inside the event's transaction; queues the e-mail and webhook ones."""
     from notifications.tasks import delivery_send_task
 
-    instance = Instance.objects.select_related("namespace").get(pk=event.instance_id)
+    instance = event.instance  # with its namespace, as the emitter read it
+    matching = [
+        subscription
+        for subscription in subscriptions_for(instance)
+        if event.kind in subscription.events
+    ]
+    if not matching:
+        return []
     done = set(event.deliveries.values_list("subscription_id", "channel"))
+    members = team_members(instance.namespace.team_id)
     created: list[Delivery] = []
     now = timezone.now()
-    for subscription in subscriptions_for(instance):
-        if event.kind not in subscription.events:
-            continue
+    for subscription in matching:
         if (subscription.pk, subscription.channel) in done:
             continue
-        people = recipients(subscription, instance)
+        people = recipients(subscription, instance, members=members)
         if not people:
             continue
         portal = subscription.channel == Channel.PORTAL

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deployments.models import Namespace
@@ -319,3 +321,27 @@ def test_deliveries_are_queued_only_after_the_event_commits(
 
     assert len(callbacks) == 1
     assert receiver.received == []
+
+
+def _reads_of_one_fan_out(namespace: Namespace, market: Market, name: str) -> int:
+    shop = deployed(namespace, market, "web-app", "1.0.0", name=name)
+    # The test's transaction never commits: nothing is sent, only the fan-out runs.
+    with CaptureQueriesContext(connection) as queries:
+        event_yanked(instance=shop, reason="x")
+    return sum(1 for query in queries if query["sql"].lstrip().upper().startswith("SELECT"))
+
+
+def test_an_event_reads_the_same_rows_for_many_subscribers_as_for_one(setup: Any) -> None:
+    alice, namespace, market = setup
+    team = namespace.team
+    subscription_create(actor=Actor(user=alice), channel="portal", events=["yanked"])
+    subscription_create(actor=Actor(user=alice), channel="email", events=["yanked"])
+    one = _reads_of_one_fan_out(namespace, market, "one")
+    for index in range(4):
+        member = make_user(f"member{index}")
+        team.memberships.create(user=member, role=Role.ADMIN)
+        subscription_create(actor=Actor(user=member), channel="portal", events=["yanked"])
+        subscription_create(actor=Actor(user=member), channel="email", events=["yanked"], team=team)
+
+    assert _reads_of_one_fan_out(namespace, market, "many") == one
+    assert Delivery.objects.filter(event__instance__name="many").count() == 10
