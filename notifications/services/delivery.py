@@ -34,7 +34,7 @@ from market.storage.base import StorageError
 from notifications.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Event
 from notifications.services.events import recipients
 from portal.crypto import DecryptionFailed, decrypt_json
-from portal.queue import enqueue_on_commit
+from portal.queue import backoff_countdown, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ class DeliveryTransient(Exception):
 
 def delivery_countdown(attempts: int) -> int:
     """Seconds before the next attempt after ``attempts`` failed ones: exponential, capped."""
-    base = settings.NOTIFY_RETRY_BACKOFF_SECONDS
-    return int(min(base * 2 ** min(attempts - 1, 20), settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS))
+    return backoff_countdown(
+        attempts - 1,
+        base=settings.NOTIFY_RETRY_BACKOFF_SECONDS,
+        cap=settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS,
+    )
 
 
 def sign(secret: str, body: bytes) -> str:
