@@ -27,6 +27,7 @@ from notifications.services.events import (
     event_new_version,
     event_operation_failed,
     event_yanked,
+    operation_failed_key,
 )
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def failed_operations_scan() -> int:
     since = timezone.now() - FAILED_LOOKBACK
     emitted = set(
         Event.objects.filter(
-            key__startswith="operation-failed:", created_at__gte=since
+            key__startswith=operation_failed_key(""), created_at__gte=since
         ).values_list("key", flat=True)
     )
     operations = Operation.objects.filter(
@@ -191,7 +192,7 @@ def failed_operations_scan() -> int:
     ).select_related("instance", "instance__namespace", "instance__market")
     count = 0
     for operation in operations:
-        if f"operation-failed:{operation.pk}" in emitted:
+        if operation_failed_key(operation.pk) in emitted:
             continue
         if event_operation_failed(operation=operation):
             count += 1

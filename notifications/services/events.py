@@ -193,16 +193,23 @@ def _instance_payload(instance: Instance) -> dict[str, Any]:
     return {"app": instance.app_name, "market": instance.market.name, "version": instance.version}
 
 
-def event_new_version(*, instance: Instance, version: str) -> Event | None:
+def _instance_event(
+    kind: EventKind, instance: Instance, fact: str, title: str, **data: Any
+) -> Event | None:
+    """A fact about the instance's version: keyed ``<kind>:<instance id>:<fact>``, its
+    payload the instance's app, market and version with ``data``."""
     return event_emit(
-        key=f"new-version:{instance.pk}:{version}",
-        kind=EventKind.NEW_VERSION,
+        key=f"{kind.value}:{instance.pk}:{fact}",
+        kind=kind,
         instance=instance,
-        title=(
-            f"{instance}: {instance.app_name} {version} is available (it runs {instance.version})"
-        ),
-        payload={**_instance_payload(instance), "new_version": version},
+        title=title,
+        payload={**_instance_payload(instance), **data},
     )
+
+
+def event_new_version(*, instance: Instance, version: str) -> Event | None:
+    title = f"{instance}: {instance.app_name} {version} is available (it runs {instance.version})"
+    return _instance_event(EventKind.NEW_VERSION, instance, version, title, new_version=version)
 
 
 def event_advisory(*, instance: Instance, advisory: dict[str, Any]) -> Event | None:
@@ -210,32 +217,27 @@ def event_advisory(*, instance: Instance, advisory: dict[str, Any]) -> Event | N
     fixed, summary. Text from a market: bounded, and the id cut for the key."""
     advisory_id = str(advisory.get("id", ""))[:100]
     severity = str(advisory.get("severity", ""))[:20]
-    return event_emit(
-        key=f"advisory:{instance.pk}:{advisory_id}",
-        kind=EventKind.ADVISORY,
-        instance=instance,
-        title=(
-            f"{instance}: advisory {advisory_id} ({severity or 'unrated'}) affects "
-            f"{instance.app_name} {instance.version}"
-        ),
-        payload={**_instance_payload(instance), "advisory": advisory},
+    title = (
+        f"{instance}: advisory {advisory_id} ({severity or 'unrated'}) affects "
+        f"{instance.app_name} {instance.version}"
     )
+    return _instance_event(EventKind.ADVISORY, instance, advisory_id, title, advisory=advisory)
 
 
 def event_yanked(*, instance: Instance, reason: str) -> Event | None:
-    return event_emit(
-        key=f"yanked:{instance.pk}:{instance.version}",
-        kind=EventKind.YANKED,
-        instance=instance,
-        title=f"{instance} runs {instance.app_name} {instance.version}, which was yanked",
-        payload={**_instance_payload(instance), "reason": reason},
-    )
+    title = f"{instance} runs {instance.app_name} {instance.version}, which was yanked"
+    return _instance_event(EventKind.YANKED, instance, instance.version, title, reason=reason)
+
+
+def operation_failed_key(operation_id: object) -> str:
+    """The key of an operation's failure event (one per operation, whatever its instance)."""
+    return f"{EventKind.OPERATION_FAILED.value}:{operation_id}"
 
 
 def event_operation_failed(*, operation: Operation) -> Event | None:
     instance = operation.instance
     return event_emit(
-        key=f"operation-failed:{operation.pk}",
+        key=operation_failed_key(operation.pk),
         kind=EventKind.OPERATION_FAILED,
         instance=instance,
         title=f"{instance}: {operation.kind} {operation.state.replace('_', ' ')}",
