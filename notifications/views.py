@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from notifications.forms import ME, SubscriptionForm
@@ -63,17 +64,16 @@ def notification_read_all_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def subscription_list_view(request: HttpRequest) -> HttpResponse:
-    subscriptions = list(subscription_list(user=request.user))
     rows = [
         {
             "owner": subscription.owner_label,
             "channel": subscription.get_channel_display(),
             "events": ", ".join(subscription.events),
             "target": subscription.target_label,
-            "url": f"/notifications/subscriptions/{subscription.pk}/",
+            "url": reverse("subscription-detail", args=[subscription.pk]),
             "open": "Deliveries",
         }
-        for subscription in subscriptions
+        for subscription in subscription_list(user=request.user)
     ]
     columns = [
         {"key": "owner", "label": "For"},
