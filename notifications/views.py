@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from notifications.forms import ME, SubscriptionForm
 from notifications.selectors import (
-    delivery_attempts,
     notification_get,
     notification_list,
     subscription_deliveries,
@@ -120,16 +119,12 @@ def subscription_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def subscription_detail_view(request: HttpRequest, subscription_id: int) -> HttpResponse:
     subscription = subscription_get(user=request.user, subscription_id=subscription_id)
-    deliveries = subscription_deliveries(subscription)
-    attempts = delivery_attempts(deliveries)
-    for delivery in deliveries:
-        delivery.attempt_rows = attempts[delivery.pk]  # type: ignore[attr-defined]
     return render(
         request,
         "notifications/detail.html",
         {
             "subscription": subscription,
-            "deliveries": deliveries,
+            "deliveries": subscription_deliveries(subscription),
             "can_manage": may_manage(request.user, subscription),
         },
     )
