@@ -8,11 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from notifications.forms import ME, SubscriptionForm
 from notifications.selectors import (
-    delivery_attempts,
     notification_get,
     notification_list,
     subscription_deliveries,
@@ -63,17 +63,16 @@ def notification_read_all_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def subscription_list_view(request: HttpRequest) -> HttpResponse:
-    subscriptions = list(subscription_list(user=request.user))
     rows = [
         {
             "owner": subscription.owner_label,
             "channel": subscription.get_channel_display(),
             "events": ", ".join(subscription.events),
             "target": subscription.target_label,
-            "url": f"/notifications/subscriptions/{subscription.pk}/",
+            "url": reverse("subscription-detail", args=[subscription.pk]),
             "open": "Deliveries",
         }
-        for subscription in subscriptions
+        for subscription in subscription_list(user=request.user)
     ]
     columns = [
         {"key": "owner", "label": "For"},
@@ -120,16 +119,12 @@ def subscription_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def subscription_detail_view(request: HttpRequest, subscription_id: int) -> HttpResponse:
     subscription = subscription_get(user=request.user, subscription_id=subscription_id)
-    deliveries = subscription_deliveries(subscription)
-    attempts = delivery_attempts(deliveries)
-    for delivery in deliveries:
-        delivery.attempt_rows = attempts[delivery.pk]  # type: ignore[attr-defined]
     return render(
         request,
         "notifications/detail.html",
         {
             "subscription": subscription,
-            "deliveries": deliveries,
+            "deliveries": subscription_deliveries(subscription),
             "can_manage": may_manage(request.user, subscription),
         },
     )

@@ -38,6 +38,12 @@ def enqueue_on_commit(task: Any, *args: Any, queue: str | None = None) -> None:
     transaction.on_commit(send)
 
 
+def backoff_countdown(retries: int, *, base: int, cap: int) -> int:
+    """Seconds before a task's retry number ``retries + 1``: ``base`` doubling with
+    each retry, at most ``cap`` (the exponent is bounded so a long run cannot overflow)."""
+    return int(min(base * 2 ** min(retries, 20), cap))
+
+
 def queue_problem() -> str | None:
     """None when the broker answers, else the name of the error. Eager runs need no
     broker; the filesystem queue is a folder in the data directory."""

@@ -41,7 +41,7 @@ from notifications.tasks import operation_failed_task
 from portal.actors import Actor
 from portal.crypto import decrypt_json
 from portal.heartbeat import heartbeat
-from portal.queue import enqueue_on_commit
+from portal.queue import backoff_countdown, enqueue_on_commit
 from portal.services.audit import audit_record
 from search.services.indexing import index_later
 from telemetry.discovery import instance_targets_discover_later
@@ -77,8 +77,11 @@ def operation_claim(operation_id: str) -> bool:
 
 def retry_countdown(retries: int) -> int:
     """Seconds to wait before retry number ``retries + 1``: exponential, capped."""
-    base = settings.WORKFLOW_RETRY_BACKOFF_SECONDS
-    return int(min(base * 2 ** min(retries, 20), settings.WORKFLOW_RETRY_BACKOFF_MAX_SECONDS))
+    return backoff_countdown(
+        retries,
+        base=settings.WORKFLOW_RETRY_BACKOFF_SECONDS,
+        cap=settings.WORKFLOW_RETRY_BACKOFF_MAX_SECONDS,
+    )
 
 
 def _retry_later(run: Run) -> int:

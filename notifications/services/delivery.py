@@ -34,7 +34,7 @@ from market.storage.base import StorageError
 from notifications.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Event
 from notifications.services.events import recipients
 from portal.crypto import DecryptionFailed, decrypt_json
-from portal.queue import enqueue_on_commit
+from portal.queue import backoff_countdown, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ class DeliveryTransient(Exception):
 
 def delivery_countdown(attempts: int) -> int:
     """Seconds before the next attempt after ``attempts`` failed ones: exponential, capped."""
-    base = settings.NOTIFY_RETRY_BACKOFF_SECONDS
-    return int(min(base * 2 ** min(attempts - 1, 20), settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS))
+    return backoff_countdown(
+        attempts - 1,
+        base=settings.NOTIFY_RETRY_BACKOFF_SECONDS,
+        cap=settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS,
+    )
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -133,9 +136,8 @@ def _send_webhook(delivery: Delivery) -> int:
     raise DeliveryRefused(f"the receiver answered {status}")
 
 
-def _send_email(delivery: Delivery) -> None:
+def _send_email(delivery: Delivery, people: list[Any]) -> None:
     event = delivery.event
-    people = recipients(delivery.subscription, event.instance)
     addresses = sorted({person.email for person in people if person.email})
     if not addresses:
         raise DeliveryRefused("no recipient with an e-mail address may see the instance")
@@ -193,12 +195,13 @@ def delivery_attempt(*, delivery_id: int) -> int | None:
     attempt = DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts)
     status: int | None = None
     try:
-        if not recipients(delivery.subscription, delivery.event.instance):
+        people = recipients(delivery.subscription, delivery.event.instance)
+        if not people:
             raise DeliveryRefused("the subscriber may no longer see this instance")
         if delivery.channel == Channel.WEBHOOK:
             status = _send_webhook(delivery)
         elif delivery.channel == Channel.EMAIL:
-            _send_email(delivery)
+            _send_email(delivery, people)
         else:
             raise DeliveryRefused(f"channel {delivery.channel} is not sent by a worker")
     except DeliveryRefused as exc:

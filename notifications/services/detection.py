@@ -27,6 +27,7 @@ from notifications.services.events import (
     event_new_version,
     event_operation_failed,
     event_yanked,
+    operation_failed_key,
 )
 
 log = logging.getLogger(__name__)
@@ -44,35 +45,51 @@ class CatalogueFlags:
     yanked_versions: frozenset[str] = frozenset()
 
 
-def catalogue_flags(instances: Iterable[Instance]) -> dict[int, CatalogueFlags]:
+def _app_versions(instances: Iterable[Instance]) -> dict[tuple[int, str], dict[str, str]]:
+    """Every catalogue version of each instance's app with its yank reason ("" when
+    not yanked), by (market id, app name): one query for a batch of instances."""
+    wanted = {(instance.market_id, instance.app_name) for instance in instances}
+    found: dict[tuple[int, str], dict[str, str]] = {key: {} for key in wanted}
+    if not wanted:
+        return found
+    rows = AppVersion.objects.filter(
+        app__market_id__in={market for market, _ in wanted},
+        app__name__in={name for _, name in wanted},
+    ).values_list("app__market_id", "app__name", "version", "yanked")
+    for market_id, name, version, reason in rows:
+        if (market_id, name) in found:
+            found[(market_id, name)][version] = reason
+    return found
+
+
+def catalogue_flags(
+    instances: Iterable[Instance],
+    *,
+    versions: dict[tuple[int, str], dict[str, str]] | None = None,
+) -> dict[int, CatalogueFlags]:
     """The catalogue's flags for each instance, by instance id, in two queries for
     a batch (SPEC 14): the advisories of ``App.advisories`` whose ``affected`` range
     holds the instance's version (read by ``advisories_affecting``, the one reading
     of a range), the instance's own version's ``AppVersion.yanked`` reason, and every
-    yanked version of its app (never offered as "new")."""
+    yanked version of its app (never offered as "new"). ``versions``: the batch's
+    ``_app_versions`` when the caller read them already (the scan: one query less)."""
     rows = list(instances)
     wanted = {(instance.market_id, instance.app_name) for instance in rows}
     if not wanted:
         return {}
-    markets = {market for market, _ in wanted}
-    names = {name for _, name in wanted}
+    if versions is None:
+        versions = _app_versions(rows)
     advisories = {
         (market, name): listed
         for market, name, listed in App.objects.filter(
-            market_id__in=markets, name__in=names
+            market_id__in={market for market, _ in wanted},
+            name__in={name for _, name in wanted},
         ).values_list("market_id", "name", "advisories")
     }
-    yanked: dict[tuple[int, str], dict[str, str]] = {}
-    for market, name, version, reason in (
-        AppVersion.objects.filter(app__market_id__in=markets, app__name__in=names)
-        .exclude(yanked="")
-        .values_list("app__market_id", "app__name", "version", "yanked")
-    ):
-        yanked.setdefault((market, name), {})[version] = reason
     flags = {}
     for instance in rows:
         key = (instance.market_id, instance.app_name)
-        reasons = yanked.get(key, {})
+        reasons = {version: reason for version, reason in versions.get(key, {}).items() if reason}
         flags[instance.pk] = CatalogueFlags(
             advisories=advisories_affecting(
                 advisories=advisories.get(key), version=instance.version
@@ -103,18 +120,7 @@ def _newest_version(versions: Iterable[str], skip: frozenset[str]) -> tuple[Vers
 def catalogue_versions(instances: Iterable[Instance]) -> dict[tuple[int, str], list[str]]:
     """Every version in the catalogue of each instance's app, by (market id, app
     name): one query for a batch of instances."""
-    wanted = {(instance.market_id, instance.app_name) for instance in instances}
-    found: dict[tuple[int, str], list[str]] = {key: [] for key in wanted}
-    if not wanted:
-        return found
-    rows = AppVersion.objects.filter(
-        app__market_id__in={market for market, _ in wanted},
-        app__name__in={name for _, name in wanted},
-    ).values_list("app__market_id", "app__name", "version")
-    for market_id, name, version in rows:
-        if (market_id, name) in found:
-            found[(market_id, name)].append(version)
-    return found
+    return {key: list(found) for key, found in _app_versions(instances).items()}
 
 
 def newer_version(
@@ -150,13 +156,14 @@ def instances_scan(*, batch: int = 500) -> int:
     rows = list(deployed_instances())
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
-        flags = catalogue_flags(chunk)
-        versions = catalogue_versions(chunk)
+        # One read of the batch's catalogue versions serves the flags and "new".
+        versions = _app_versions(chunk)
+        flags = catalogue_flags(chunk, versions=versions)
         for instance in chunk:
             emitted += _instance_scan(
                 instance,
                 flags.get(instance.pk, CatalogueFlags()),
-                versions[(instance.market_id, instance.app_name)],
+                list(versions[(instance.market_id, instance.app_name)]),
             )
     emitted += failed_operations_scan()
     return emitted
@@ -183,7 +190,7 @@ def failed_operations_scan() -> int:
     since = timezone.now() - FAILED_LOOKBACK
     emitted = set(
         Event.objects.filter(
-            key__startswith="operation-failed:", created_at__gte=since
+            key__startswith=operation_failed_key(""), created_at__gte=since
         ).values_list("key", flat=True)
     )
     operations = Operation.objects.filter(
@@ -191,7 +198,7 @@ def failed_operations_scan() -> int:
     ).select_related("instance", "instance__namespace", "instance__market")
     count = 0
     for operation in operations:
-        if f"operation-failed:{operation.pk}" in emitted:
+        if operation_failed_key(operation.pk) in emitted:
             continue
         if event_operation_failed(operation=operation):
             count += 1

@@ -108,22 +108,34 @@ def subscriptions_for(instance: Instance) -> list[Subscription]:
     )
 
 
-def recipients(subscription: Subscription, instance: Instance) -> list[Any]:
+def team_members(team_id: int) -> list[Any]:
+    """The active members of a team: who hears of its instances through its subscriptions."""
+    return list(get_user_model().objects.filter(memberships__team_id=team_id, is_active=True))
+
+
+def recipients(
+    subscription: Subscription, instance: Instance, *, members: list[Any] | None = None
+) -> list[Any]:
     """The users a subscription speaks to about ``instance``, each of whom may see
     it now: the subscriber, or the active members of the subscribing team (who
-    see its namespaces' instances). Empty when the subscriber lost the right."""
-    User = get_user_model()
+    see its namespaces' instances). Empty when the subscriber lost the right.
+    ``members``: the instance's team's ``team_members`` when the caller read them
+    already (a fan-out reads them once for all its subscriptions, not once each)."""
     team_id = instance.namespace.team_id
     if subscription.team_id is not None:
         if subscription.team_id != team_id:
             return []
-        return list(User.objects.filter(memberships__team_id=team_id, is_active=True))
+        return members if members is not None else team_members(team_id)
     user = subscription.user
     if user is None or not user.is_active:
         return []
-    if user.is_staff or Membership.objects.filter(team_id=team_id, user_id=user.pk).exists():
+    if user.is_staff:
         return [user]
-    return []
+    if members is not None:
+        member = any(person.pk == user.pk for person in members)
+    else:
+        member = Membership.objects.filter(team_id=team_id, user_id=user.pk).exists()
+    return [user] if member else []
 
 
 def deliveries_fan_out(*, event: Event) -> list[Delivery]:
@@ -131,16 +143,22 @@ def deliveries_fan_out(*, event: Event) -> list[Delivery]:
     Call inside the event's transaction; queues the e-mail and webhook ones."""
     from notifications.tasks import delivery_send_task
 
-    instance = Instance.objects.select_related("namespace").get(pk=event.instance_id)
+    instance = event.instance  # with its namespace, as the emitter read it
+    matching = [
+        subscription
+        for subscription in subscriptions_for(instance)
+        if event.kind in subscription.events
+    ]
+    if not matching:
+        return []
     done = set(event.deliveries.values_list("subscription_id", "channel"))
+    members = team_members(instance.namespace.team_id)
     created: list[Delivery] = []
     now = timezone.now()
-    for subscription in subscriptions_for(instance):
-        if event.kind not in subscription.events:
-            continue
+    for subscription in matching:
         if (subscription.pk, subscription.channel) in done:
             continue
-        people = recipients(subscription, instance)
+        people = recipients(subscription, instance, members=members)
         if not people:
             continue
         portal = subscription.channel == Channel.PORTAL
@@ -175,16 +193,23 @@ def _instance_payload(instance: Instance) -> dict[str, Any]:
     return {"app": instance.app_name, "market": instance.market.name, "version": instance.version}
 
 
-def event_new_version(*, instance: Instance, version: str) -> Event | None:
+def _instance_event(
+    kind: EventKind, instance: Instance, fact: str, title: str, **data: Any
+) -> Event | None:
+    """A fact about the instance's version: keyed ``<kind>:<instance id>:<fact>``, its
+    payload the instance's app, market and version with ``data``."""
     return event_emit(
-        key=f"new-version:{instance.pk}:{version}",
-        kind=EventKind.NEW_VERSION,
+        key=f"{kind.value}:{instance.pk}:{fact}",
+        kind=kind,
         instance=instance,
-        title=(
-            f"{instance}: {instance.app_name} {version} is available (it runs {instance.version})"
-        ),
-        payload={**_instance_payload(instance), "new_version": version},
+        title=title,
+        payload={**_instance_payload(instance), **data},
     )
+
+
+def event_new_version(*, instance: Instance, version: str) -> Event | None:
+    title = f"{instance}: {instance.app_name} {version} is available (it runs {instance.version})"
+    return _instance_event(EventKind.NEW_VERSION, instance, version, title, new_version=version)
 
 
 def event_advisory(*, instance: Instance, advisory: dict[str, Any]) -> Event | None:
@@ -192,32 +217,27 @@ def event_advisory(*, instance: Instance, advisory: dict[str, Any]) -> Event | N
     fixed, summary. Text from a market: bounded, and the id cut for the key."""
     advisory_id = str(advisory.get("id", ""))[:100]
     severity = str(advisory.get("severity", ""))[:20]
-    return event_emit(
-        key=f"advisory:{instance.pk}:{advisory_id}",
-        kind=EventKind.ADVISORY,
-        instance=instance,
-        title=(
-            f"{instance}: advisory {advisory_id} ({severity or 'unrated'}) affects "
-            f"{instance.app_name} {instance.version}"
-        ),
-        payload={**_instance_payload(instance), "advisory": advisory},
+    title = (
+        f"{instance}: advisory {advisory_id} ({severity or 'unrated'}) affects "
+        f"{instance.app_name} {instance.version}"
     )
+    return _instance_event(EventKind.ADVISORY, instance, advisory_id, title, advisory=advisory)
 
 
 def event_yanked(*, instance: Instance, reason: str) -> Event | None:
-    return event_emit(
-        key=f"yanked:{instance.pk}:{instance.version}",
-        kind=EventKind.YANKED,
-        instance=instance,
-        title=f"{instance} runs {instance.app_name} {instance.version}, which was yanked",
-        payload={**_instance_payload(instance), "reason": reason},
-    )
+    title = f"{instance} runs {instance.app_name} {instance.version}, which was yanked"
+    return _instance_event(EventKind.YANKED, instance, instance.version, title, reason=reason)
+
+
+def operation_failed_key(operation_id: object) -> str:
+    """The key of an operation's failure event (one per operation, whatever its instance)."""
+    return f"{EventKind.OPERATION_FAILED.value}:{operation_id}"
 
 
 def event_operation_failed(*, operation: Operation) -> Event | None:
     instance = operation.instance
     return event_emit(
-        key=f"operation-failed:{operation.pk}",
+        key=operation_failed_key(operation.pk),
         kind=EventKind.OPERATION_FAILED,
         instance=instance,
         title=f"{instance}: {operation.kind} {operation.state.replace('_', ' ')}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -42,8 +43,6 @@ def webhook_url_check(url: str) -> str:
         raise Invalid("The URL is longer than 500 characters.")
     if any(ord(char) < 33 for char in url):
         raise Invalid("The URL must not contain spaces or control characters.")
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.username or parts.password:
         raise Invalid("Put no credentials in the URL: the signature authenticates the portal.")
@@ -106,19 +105,24 @@ def subscription_create(
             secret_encrypted=encrypt_json(secret) if secret else "",
             created_by=actor.label,
         )
-        audit_record(
-            actor=actor,
-            action="subscription.create",
-            target=subscription,
-            target_repr=f"{subscription.owner_label} {channel}",
-            detail={
-                "owner": subscription.owner_label,
-                "channel": channel,
-                "events": chosen,
-                "url": clean_url,
-            },
-        )
+        _audit(actor, "subscription.create", subscription)
     return CreatedSubscription(subscription=subscription, secret=secret)
+
+
+def _audit(actor: Actor, action: str, subscription: Subscription) -> None:
+    """The audit record of a change to ``subscription``: what it was, never its secret."""
+    audit_record(
+        actor=actor,
+        action=action,
+        target=subscription,
+        target_repr=f"{subscription.owner_label} {subscription.channel}",
+        detail={
+            "owner": subscription.owner_label,
+            "channel": subscription.channel,
+            "events": subscription.events,
+            "url": subscription.url,
+        },
+    )
 
 
 def may_manage(user: Any, subscription: Subscription) -> bool:
@@ -132,16 +136,5 @@ def subscription_delete(*, actor: Actor, subscription: Subscription) -> None:
     if not may_manage(actor.user, subscription):
         raise Forbidden("Only its owner, or an admin of its team, deletes a subscription.")
     with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action="subscription.delete",
-            target=subscription,
-            target_repr=f"{subscription.owner_label} {subscription.channel}",
-            detail={
-                "owner": subscription.owner_label,
-                "channel": subscription.channel,
-                "events": subscription.events,
-                "url": subscription.url,
-            },
-        )
+        _audit(actor, "subscription.delete", subscription)
         subscription.delete()

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deployments.models import Namespace
@@ -15,7 +17,7 @@ from market.models import Market
 from notifications.models import Delivery, DeliveryAttempt, Event
 from notifications.services.delivery import deliveries_repair, delivery_attempt
 from notifications.services.events import event_advisory, event_yanked
-from notifications.services.subscriptions import subscription_create
+from notifications.services.subscriptions import CreatedSubscription, subscription_create
 from portal.actors import Actor
 from portal.models import AuditEvent, Role
 from tests.factories import make_namespace, make_team, make_user
@@ -33,14 +35,22 @@ def setup(db: None) -> tuple[Any, Namespace, Market]:
     return alice, make_namespace(team, "pay-prod"), market
 
 
-def test_webhook_gets_exactly_one_signed_delivery_per_event(
-    setup: Any, receiver: Receiver, eager_tasks: None, django_capture_on_commit_callbacks: Any
-) -> None:
+def shop_webhook(
+    setup: tuple[Any, Namespace, Market], receiver: Receiver, events: list[str]
+) -> tuple[Any, CreatedSubscription]:
+    """The "shop" instance and alice's webhook subscription to ``events`` of it."""
     alice, namespace, market = setup
     shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
     created = subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["advisory", "yanked"], url=receiver.url
+        actor=Actor(user=alice), channel="webhook", events=events, url=receiver.url
     )
+    return shop, created
+
+
+def test_webhook_gets_exactly_one_signed_delivery_per_event(
+    setup: Any, receiver: Receiver, eager_tasks: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    shop, created = shop_webhook(setup, receiver, ["advisory", "yanked"])
     advisory = {"id": "OMA-1", "severity": "high", "affected": "<1.1.0", "summary": "bad"}
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -73,11 +83,7 @@ def test_receiver_that_is_down_gets_the_delivery_once_it_is_back(
     setup: Any, down_receiver: Receiver, settings: Any
 ) -> None:
     settings.NOTIFY_RETRY_BACKOFF_SECONDS = 30
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    created = subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=down_receiver.url
-    )
+    shop, created = shop_webhook(setup, down_receiver, ["yanked"])
     # No worker here: this test delivers the messages by hand, as test_retries does.
     event_yanked(instance=shop, reason="corrupts data")
     delivery = Delivery.objects.get()
@@ -115,11 +121,7 @@ def test_delivery_gives_up_after_its_retries_and_says_why(
     setup: Any, down_receiver: Receiver, settings: Any
 ) -> None:
     settings.NOTIFY_MAX_RETRIES = 1
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=down_receiver.url
-    )
+    shop, _created = shop_webhook(setup, down_receiver, ["yanked"])
     event_yanked(instance=shop, reason="x")
     delivery = Delivery.objects.get()
     assert delivery_attempt(delivery_id=delivery.pk) is not None
@@ -133,11 +135,7 @@ def test_delivery_gives_up_after_its_retries_and_says_why(
 
 def test_receiver_refusing_the_delivery_is_not_retried(setup: Any, receiver: Receiver) -> None:
     receiver.status = 410
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=receiver.url
-    )
+    shop, _created = shop_webhook(setup, receiver, ["yanked"])
     event_yanked(instance=shop, reason="x")
     delivery = Delivery.objects.get()
 
@@ -154,11 +152,7 @@ def test_lost_message_is_sent_by_the_repair_task(
     eager_tasks: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=receiver.url
-    )
+    shop, _created = shop_webhook(setup, receiver, ["yanked"])
     # The event commits, its message is lost (the callbacks are never run).
     with django_capture_on_commit_callbacks(execute=False):
         event_yanked(instance=shop, reason="x")
@@ -236,11 +230,7 @@ def test_huge_payloads_from_a_market_are_bounded(
     eager_tasks: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["advisory"], url=receiver.url
-    )
+    shop, _created = shop_webhook(setup, receiver, ["advisory"])
     hostile = {
         "id": "X" * 5000,
         "severity": "high",
@@ -263,11 +253,7 @@ def test_huge_payloads_from_a_market_are_bounded(
 def test_webhook_to_a_private_address_is_refused_at_send_time_without_the_flag(
     setup: Any, receiver: Receiver, settings: Any
 ) -> None:
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=receiver.url
-    )
+    shop, _created = shop_webhook(setup, receiver, ["yanked"])
     # The operator turns the flag off after the subscription was made.
     settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE_NETWORK = False
     event_yanked(instance=shop, reason="x")
@@ -307,11 +293,7 @@ def test_the_secret_is_shown_once_and_never_logged_or_audited(
 def test_deliveries_are_queued_only_after_the_event_commits(
     setup: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
-    alice, namespace, market = setup
-    shop = deployed(namespace, market, "web-app", "1.0.0", name="shop")
-    subscription_create(
-        actor=Actor(user=alice), channel="webhook", events=["yanked"], url=receiver.url
-    )
+    shop, _created = shop_webhook(setup, receiver, ["yanked"])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         event_yanked(instance=shop, reason="x")
         # Inside the transaction: the delivery row exists, nothing was sent.
@@ -319,3 +301,27 @@ def test_deliveries_are_queued_only_after_the_event_commits(
 
     assert len(callbacks) == 1
     assert receiver.received == []
+
+
+def _reads_of_one_fan_out(namespace: Namespace, market: Market, name: str) -> int:
+    shop = deployed(namespace, market, "web-app", "1.0.0", name=name)
+    # The test's transaction never commits: nothing is sent, only the fan-out runs.
+    with CaptureQueriesContext(connection) as queries:
+        event_yanked(instance=shop, reason="x")
+    return sum(1 for query in queries if query["sql"].lstrip().upper().startswith("SELECT"))
+
+
+def test_an_event_reads_the_same_rows_for_many_subscribers_as_for_one(setup: Any) -> None:
+    alice, namespace, market = setup
+    team = namespace.team
+    subscription_create(actor=Actor(user=alice), channel="portal", events=["yanked"])
+    subscription_create(actor=Actor(user=alice), channel="email", events=["yanked"])
+    one = _reads_of_one_fan_out(namespace, market, "one")
+    for index in range(4):
+        member = make_user(f"member{index}")
+        team.memberships.create(user=member, role=Role.ADMIN)
+        subscription_create(actor=Actor(user=member), channel="portal", events=["yanked"])
+        subscription_create(actor=Actor(user=member), channel="email", events=["yanked"], team=team)
+
+    assert _reads_of_one_fan_out(namespace, market, "many") == one
+    assert Delivery.objects.filter(event__instance__name="many").count() == 10

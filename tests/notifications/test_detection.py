@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from deployments.models import Instance, Namespace, Operation
 from deployments.services.instances import instance_install
@@ -177,3 +179,18 @@ def test_an_advisory_and_a_yanked_version_running_are_told_once_by_the_scan(
     )
     assert len(receiver.received) == 3
     assert all(request.signed_with(hook.secret) for request in receiver.received)
+
+
+def test_the_scan_reads_a_batch_of_instances_catalogue_versions_once(db: None) -> None:
+    team = make_team("t")
+    market = Market.objects.create(name="m", location="/tmp/none")
+    namespace = make_namespace(team, "ns")
+    for app in ("db", "cache", "queue"):
+        catalogue_app(market, app, ["1.0.0", "1.1.0"])
+        deployed(namespace, market, app, "1.1.0")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert instances_scan() == 0
+
+    versions_read = [query for query in queries if 'FROM "market_appversion"' in query["sql"]]
+    assert len(versions_read) == 1
