@@ -127,7 +127,8 @@ def operation_execute(operation_id: str) -> int | None:
         try:
             _run_steps(run)
         except StepTransient as exc:
-            _save_context(run)
+            # The context is saved already: by the flush before a step's retry, or
+            # by _fail before an undo that could not reach the target.
             return _transient(run, exc)
     return None
 
