@@ -33,6 +33,7 @@ from kubernetes import client
 from deployments.kube import ClusterAccess, api_client
 from deployments.models import Cluster, DeployTarget, Instance, InstanceStatus
 from deployments.services.clusters import cluster_access
+from portal.queue import enqueue_on_commit
 from telemetry.models import ScrapeTarget, TargetHealth
 
 log = logging.getLogger(__name__)
@@ -216,15 +217,12 @@ def targets_discover() -> DiscoveryReport:
     for cluster_id, members in by_cluster.items():
         cluster = clusters[cluster_id]
         try:
-            found = _cluster_discover(cluster_access(cluster), members)
+            report.targets += _cluster_targets_sync(cluster, members)
         except DiscoveryFailed as exc:
             log.warning("metrics discovery in cluster %s failed: %s", cluster.name, exc)
             report.failed_clusters[cluster.name] = str(exc)
             continue
-        for instance, targets in found:
-            instance_targets_sync(instance=instance, found=targets)
-            report.instances += 1
-            report.targets += len(targets)
+        report.instances += len(members)
     return report
 
 
@@ -244,20 +242,28 @@ def instance_targets_discover(*, instance: Instance) -> int:
     ):
         ScrapeTarget.objects.filter(instance=instance).delete()
         return 0
-    [(_instance, targets)] = _cluster_discover(cluster_access(cluster), [instance])
-    instance_targets_sync(instance=instance, found=targets)
-    return len(targets)
+    return _cluster_targets_sync(cluster, [instance])
 
 
 def instance_targets_discover_later(*, instance: Instance) -> None:
     """Queue ``instance_targets_discover`` for after the current transaction commits
     (the workflow engine, when an operation's final state is written). Instances
     outside Kubernetes have no targets to find and queue nothing."""
-    from portal.queue import enqueue_on_commit
-    from telemetry.tasks import metrics_instance_discover_task
+    from telemetry.tasks import metrics_instance_discover_task  # tasks imports this module
 
     if instance.namespace.target == DeployTarget.KUBERNETES:
         enqueue_on_commit(metrics_instance_discover_task, instance.pk)
+
+
+def _cluster_targets_sync(cluster: Cluster, instances: list[Instance]) -> int:
+    """Find the exporters of ``instances`` (all in ``cluster``) with one client, then
+    make each one's rows what was found; answers the number of targets. The beat's
+    round and the discovery after an operation both come here. DiscoveryFailed
+    when the cluster cannot be listed: every row is left as it was, none half-made."""
+    found = _cluster_discover(cluster_access(cluster), instances)
+    for instance, targets in found:
+        instance_targets_sync(instance=instance, found=targets)
+    return sum(len(targets) for _, targets in found)
 
 
 def _cluster_discover(

@@ -88,6 +88,11 @@ class StatusCount:
         return BAR_LABEL_WIDTH + self.width + 4
 
 
+def failure_rate(failed: int, finished: int) -> float | None:
+    """Failed over finished operations, in percent; None when nothing finished."""
+    return round(100 * failed / finished, 1) if finished else None
+
+
 @dataclass(frozen=True)
 class DayCount:
     """One day's column: ``count`` operations requested that day, ``failed`` of
@@ -106,8 +111,7 @@ class DayCount:
 
     @property
     def failure_rate(self) -> float | None:
-        """Failed over finished, in percent; None when nothing finished."""
-        return round(100 * self.failed / self.finished, 1) if self.finished else None
+        return failure_rate(self.failed, self.finished)
 
     @property
     def rate_text(self) -> str:
@@ -145,16 +149,11 @@ class Overview:
 
     @property
     def failure_rate(self) -> float | None:
-        """Failed over finished operations of the window, in percent."""
-        return round(100 * self.failed / self.finished, 1) if self.finished else None
+        return failure_rate(self.failed, self.finished)
 
     @property
     def health_chart_height(self) -> int:
         return max(len(self.by_health), 1) * BAR_ROW
-
-    @property
-    def status_chart_height(self) -> int:
-        return max(len(self.by_status), 1) * BAR_ROW
 
     @property
     def bar_x(self) -> int:

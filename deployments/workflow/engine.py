@@ -130,7 +130,8 @@ def operation_execute(operation_id: str) -> int | None:
         try:
             _run_steps(run)
         except StepTransient as exc:
-            _save_context(run)
+            # The context is saved already: by the flush before a step's retry, or
+            # by _fail before an undo that could not reach the target.
             return _transient(run, exc)
     return None
 
@@ -164,38 +165,36 @@ def _run_steps(run: Run) -> None:
     # and success wait in ``pending`` for the next commit point, so an install costs
     # four commits instead of seven (commits, not statements, are what a step costs
     # most; bench/workflow_steps.py). A worker that dies before a commit point runs
-    # those steps again, which is safe: every step is idempotent.
-    pending: list[_StepWrite] = []
-    changed = False  # a step since the last commit point changed the context
+    # those steps again, which is safe: every step is idempotent. The context goes
+    # with every commit point that follows a change to it, never after: a step
+    # written succeeded always has its context saved.
+    pending = _Pending(run)
     for step in run.operation.steps.order_by("position"):
         if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
             continue
         if step.name == "record":
-            _succeed(run, step, pending, save_context=changed)
+            _succeed(run, step, pending)
             return
-        pending.append(_step_started(step, attempt=run.operation.attempt))
+        pending.add(_step_started(step, attempt=run.operation.attempt))
         if step.name in VISIBLE_STEPS:
-            _steps_flush(run, pending, save_context=changed)
-            changed = False
-        before = copy.deepcopy(run.context)
+            pending.flush()
         try:
             message = STEP_FUNCTIONS[step.name](run)
         except StepTransient as exc:
             text = f"retrying: {exc}"
-            pending.append(_StepWrite(step.pk, StepState.RUNNING, None, None, text, text))
-            _steps_flush(run, pending, save_context=False)
+            pending.add(_StepWrite(step.pk, StepState.RUNNING, None, None, text, text))
+            pending.flush()
             raise
         except StepFailed as exc:
-            pending.append(_StepWrite(step.pk, StepState.RUNNING, None, None, "", f"failed: {exc}"))
-            _steps_flush(run, pending, save_context=False)
+            pending.add(_StepWrite(step.pk, StepState.RUNNING, None, None, "", f"failed: {exc}"))
+            pending.flush()
             _fail(run, step.name, str(exc))
             return
-        changed = changed or run.context != before
-        pending.append(
+        pending.add(
             _StepWrite(step.pk, StepState.SUCCEEDED, None, timezone.now(), message, message)
         )
     # No record step (not expected): still write the last ones.
-    _steps_flush(run, pending, save_context=changed)
+    pending.flush()
 
 
 # Steps that may take long: they wait on something outside this process (market
@@ -210,16 +209,36 @@ def _step_started(step: OperationStep, *, attempt: int) -> _StepWrite:
     return _StepWrite(step.pk, StepState.RUNNING, timezone.now(), None, "", line)
 
 
-def _steps_flush(run: Run, pending: list[_StepWrite], *, save_context: bool) -> None:
-    """Commit the step states waiting in ``pending`` (emptied), with the context
-    when a step changed it, in one transaction."""
-    if not pending and not save_context:
-        return
-    with transaction.atomic():
+class _Pending:
+    """The step states and the context a run has not committed yet. Whether the
+    context changed is read from a copy of it as last saved (taken at each commit
+    point), rather than by copying it around every step."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.writes: list[_StepWrite] = []
+        self._saved = copy.deepcopy(run.context)
+
+    def add(self, write: _StepWrite) -> None:
+        self.writes.append(write)
+
+    @property
+    def context_changed(self) -> bool:
+        return self.run.context != self._saved
+
+    def flush(self) -> None:
+        """Commit the waiting step states, with the context when it changed, in one
+        transaction."""
+        save_context = self.context_changed
+        if not self.writes and not save_context:
+            return
+        with transaction.atomic():
+            if save_context:
+                _save_context(self.run)
+            _steps_write(self.writes)
+        self.writes.clear()
         if save_context:
-            _save_context(run)
-        _steps_write(pending)
-    pending.clear()
+            self._saved = copy.deepcopy(self.run.context)
 
 
 class _StepWrite(NamedTuple):
@@ -287,17 +306,11 @@ def _unfinished_step(run: Run) -> str:
     return step.name if step else "record"
 
 
-def _succeed(
-    run: Run,
-    step: OperationStep,
-    pending: list[_StepWrite],
-    *,
-    save_context: bool,
-) -> None:
+def _succeed(run: Run, step: OperationStep, pending: _Pending) -> None:
     """Record the revision and the final states in one transaction, with the step
     states not written yet (``pending``) and the context when a step changed it."""
     try:
-        _succeed_write(run, step, pending, save_context=save_context)
+        _succeed_write(run, step, pending)
     except IntegrityError:
         # revision_unique_number: another delivery recorded this very revision and
         # finished the operation meanwhile (the insert is not guarded by a read).
@@ -306,13 +319,7 @@ def _succeed(
             raise
 
 
-def _succeed_write(
-    run: Run,
-    step: OperationStep,
-    pending: list[_StepWrite],
-    *,
-    save_context: bool,
-) -> None:
+def _succeed_write(run: Run, step: OperationStep, pending: _Pending) -> None:
     operation, instance = run.operation, run.instance
     now = timezone.now()
     with transaction.atomic():
@@ -358,7 +365,7 @@ def _succeed_write(
                 updated_at=now,
             )
             message = f"revision {revision.number} recorded"
-        final = {"context": run.context} if save_context else {}
+        final = {"context": run.context} if pending.context_changed else {}
         finished = Operation.objects.filter(pk=operation.pk, state=OperationState.RUNNING).update(
             state=OperationState.SUCCEEDED,
             finished_at=now,
@@ -369,7 +376,9 @@ def _succeed_write(
         if finished != 1:  # another delivery finished it meanwhile
             transaction.set_rollback(True)
             return
-        _steps_write([*pending, _StepWrite(step.pk, StepState.SUCCEEDED, now, now, message, "")])
+        _steps_write(
+            [*pending.writes, _StepWrite(step.pk, StepState.SUCCEEDED, now, now, message, "")]
+        )
         audit_record(
             actor=Actor.system(),
             action=f"operation.{operation.kind}.succeeded",

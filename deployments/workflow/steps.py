@@ -2,7 +2,8 @@
 state and makes no second commit, so a redelivered task can resume anywhere.
 
 A step reads what earlier steps left in ``run.context`` and adds its own; the
-engine saves the context after each step. Values and manifests hold secrets, so
+engine saves the context in the commit that writes the step succeeded (at its
+next commit point, engine._Pending), never after it. Values and manifests hold secrets, so
 they go into the context encrypted."""
 
 from __future__ import annotations

@@ -64,8 +64,7 @@ class _Handler(socketserver.BaseRequestHandler):
             self.request.sendall(bytes([byte]))
             time.sleep(0.2)
 
-    def _garbage(self) -> None:
-        body = b"<html><body>This is not an exporter {{{ }}}</body></html>\n"
+    def _answer(self, body: bytes) -> None:
         self.request.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
             + str(len(body)).encode()
@@ -73,14 +72,20 @@ class _Handler(socketserver.BaseRequestHandler):
             + body
         )
 
+    def _fill(self, size: int) -> None:
+        """Valid samples until ``size`` bytes are sent or the test ends."""
+        line = b"filler_total 1\n" * 4096
+        sent = 0
+        while sent < size and not self.server.stop.is_set():
+            self.request.sendall(line)
+            sent += len(line)
+        self.server.huge_sent = sent
+
+    def _garbage(self) -> None:
+        self._answer(b"<html><body>This is not an exporter {{{ }}}</body></html>\n")
+
     def _binary(self) -> None:
-        body = bytes(range(256)) * 64  # not UTF-8: no parser sees it
-        self.request.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\n\r\n"
-            + body
-        )
+        self._answer(bytes(range(256)) * 64)  # not UTF-8: no parser sees it
 
     def _huge_declared(self) -> None:
         # Says 100 MB up front, then sends them: refused on the header alone.
@@ -90,22 +95,12 @@ class _Handler(socketserver.BaseRequestHandler):
             + str(size).encode()
             + b"\r\n\r\n"
         )
-        line = b"filler_total 1\n" * 4096
-        sent = 0
-        while sent < size and not self.server.stop.is_set():
-            self.request.sendall(line)
-            sent += len(line)
-        self.server.huge_sent = sent
+        self._fill(size)
 
     def _huge(self) -> None:
         # 100 MB of valid samples and no Content-Length: only reading tells the size.
         self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
-        line = b"filler_total 1\n" * 4096
-        sent = 0
-        while sent < 100 * 1024**2 and not self.server.stop.is_set():
-            self.request.sendall(line)
-            sent += len(line)
-        self.server.huge_sent = sent
+        self._fill(100 * 1024**2)
 
     def _error(self) -> None:
         self.request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")

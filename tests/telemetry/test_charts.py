@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from telemetry.models import ScrapeTarget
 from telemetry.samples import InstanceRef, Sample
 from telemetry.selectors import chart_windows, instance_metric_series
 from telemetry.storage import metrics_store
 from telemetry.storage.base import step_seconds
 from telemetry.storage.elastic import metrics_refresh
 from tests.factories import make_namespace, make_team, make_user
-from tests.telemetry.conftest import cluster_row, deployed, kube_namespace
+from tests.telemetry.conftest import cluster_row, deployed, kube_namespace, scrape_target
 
 pytestmark = [pytest.mark.django_db]
 
@@ -42,12 +41,6 @@ def browser(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def target(instance: Any, pod: str, address: str, **fields: Any) -> ScrapeTarget:
-    return ScrapeTarget.objects.create(
-        instance=instance, pod=pod, address=address, url=f"http://{address}/metrics", **fields
-    )
 
 
 @pytest.fixture
@@ -76,8 +69,10 @@ def store_requests(instance: Any, backend: str) -> float:
 
 def test_the_tab_shows_the_targets_health_and_the_metric_controls(web, viewer, settings):
     settings.ELASTICSEARCH_URL = ""
-    target(web, "web-0", "10.1.2.3:9100", health="up", names=["requests", "queue_depth"])
-    target(web, "web-1", "10.1.2.4:9100", health="down", last_error="no complete answer within 10s")
+    scrape_target(web, "web-0", "10.1.2.3:9100", health="up", names=["requests", "queue_depth"])
+    scrape_target(
+        web, "web-1", "10.1.2.4:9100", health="down", last_error="no complete answer within 10s"
+    )
 
     answer = browser(viewer).get(TAB)
 
@@ -97,7 +92,7 @@ def test_the_tab_shows_the_targets_health_and_the_metric_controls(web, viewer, s
 
 def test_targets_that_never_answered_say_there_is_nothing_to_draw(web, viewer, settings):
     settings.ELASTICSEARCH_URL = ""
-    target(web, "web-0", "10.1.2.3:9100", health="down", last_error="connection refused")
+    scrape_target(web, "web-0", "10.1.2.3:9100", health="down", last_error="connection refused")
 
     html = browser(viewer).get(TAB).content.decode()
 
@@ -133,7 +128,7 @@ def test_the_instance_page_has_a_metrics_tab_loaded_when_shown(web, viewer):
 
 def test_another_teams_instance_is_not_found_on_the_tab_nor_in_the_chart_data(web, settings):
     settings.ELASTICSEARCH_URL = ""
-    target(web, "web-0", "10.1.2.3:9100", health="up", names=["requests"])
+    scrape_target(web, "web-0", "10.1.2.3:9100", health="up", names=["requests"])
     outsider = make_user("oscar")
     make_team("search", members={outsider: "admin"})
     client = browser(outsider)
@@ -157,7 +152,7 @@ def test_writing_methods_are_refused(web, viewer):
 
 
 def test_chart_data_answers_the_same_shape_on_both_stores(web, viewer, backend):
-    target(web, "web-0", "10.1.2.3:9100", health="up", names=["requests"])
+    scrape_target(web, "web-0", "10.1.2.3:9100", health="up", names=["requests"])
     now = store_requests(web, backend)
     client = browser(viewer)  # the page's script: the session, no token
 

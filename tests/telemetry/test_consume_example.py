@@ -14,8 +14,7 @@ from uuid import uuid4
 import pytest
 
 from telemetry.samples import InstanceRef, Sample
-from telemetry.stream import samples_produce, stream_close, stream_flush
-from tests.telemetry.kafka_support import kafka_servers
+from telemetry.stream import samples_produce, stream_flush
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -30,31 +29,25 @@ def samples(namespace: str, count: int) -> list[Sample]:
     ]
 
 
-def test_the_documented_consumer_prints_one_namespaces_samples(settings: Any) -> None:
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_servers()
-    settings.KAFKA_METRICS_TOPIC = topic = f"test-example-{uuid4().hex[:12]}"
-    settings.KAFKA_REPORT_INTERVAL_SECONDS = 0
-    try:
-        samples_produce(
-            InstanceRef("team-b", "db", "pg", "2.0"), "http://b/metrics", samples("team-b", 2)
-        )
-        samples_produce(
-            InstanceRef("team-a", "web", "nginx", "1.0"), "http://a/metrics", samples("team-a", 3)
-        )
-        assert stream_flush(timeout=60) == 0
-    finally:
-        stream_close(flush_seconds=0)
+def test_the_documented_consumer_prints_one_namespaces_samples(stream: Any) -> None:
+    samples_produce(
+        InstanceRef("team-b", "db", "pg", "2.0"), "http://b/metrics", samples("team-b", 2)
+    )
+    samples_produce(
+        InstanceRef("team-a", "web", "nginx", "1.0"), "http://a/metrics", samples("team-a", 3)
+    )
+    assert stream_flush(timeout=60) == 0
 
     result = subprocess.run(
         [
             sys.executable,
             str(EXAMPLE),
             "--bootstrap-servers",
-            settings.KAFKA_BOOTSTRAP_SERVERS,
+            stream.KAFKA_BOOTSTRAP_SERVERS,
             "--group",
             f"example-{uuid4().hex[:8]}",
             "--topic",
-            topic,
+            stream.KAFKA_METRICS_TOPIC,
             "--namespace",
             "team-a",
             "--max-messages",

@@ -12,13 +12,11 @@ exporter on loopback."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from deployments.kube import ClusterAccess, api_client
 from deployments.services.clusters import cluster_add
 from portal.actors import Actor
 from telemetry.discovery import targets_discover
@@ -26,7 +24,6 @@ from telemetry.models import ScrapeTarget
 from telemetry.scrape import metrics_scrape_round
 from telemetry.selectors import instance_metric_series
 from telemetry.storage.elastic import metrics_refresh
-from tests.deployments.kube_support import KubeServer
 from tests.telemetry.conftest import deployed, kube_namespace
 from tests.telemetry.support import exporter, requests_registry
 
@@ -40,15 +37,6 @@ def _no_stream(settings: Any) -> None:
     # The stream has tests of its own (test_stream.py); a real producer started here
     # would live on in the process and count among theirs.
     settings.KAFKA_BOOTSTRAP_SERVERS = ""
-
-
-@pytest.fixture
-def core(kube: KubeServer) -> Iterator[client.CoreV1Api]:
-    access = ClusterAccess(
-        server=kube.url, token=kube.token, ca_cert=kube.ca_cert, allow_private_network=True
-    )
-    with api_client(access) as api:
-        yield client.CoreV1Api(api)
 
 
 @pytest.fixture

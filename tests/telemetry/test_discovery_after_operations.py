@@ -6,8 +6,6 @@ test_end_to_end.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from deployments.models import DeployTarget, Namespace
@@ -17,20 +15,9 @@ from telemetry.discovery import (
     instance_targets_discover_later,
 )
 from telemetry.models import ScrapeTarget
-from tests.telemetry.conftest import cluster_row, deployed, kube_namespace
+from tests.telemetry.conftest import cluster_row, deployed, kube_namespace, scrape_target
 
 pytestmark = [pytest.mark.django_db]
-
-
-def with_target(instance: Any, pod: str = "web-0") -> ScrapeTarget:
-    return ScrapeTarget.objects.create(
-        instance=instance,
-        pod=pod,
-        address="10.1.2.3:9100",
-        url="http://10.1.2.3:9100/metrics",
-        found_by="pod",
-        health="up",
-    )
 
 
 @pytest.mark.parametrize("status", ["uninstalled", "failed"])
@@ -38,8 +25,8 @@ def test_an_instance_no_longer_deployed_loses_its_targets(team, status):
     # The cluster row points nowhere: an instance that is not scraped asks no cluster.
     web = deployed(kube_namespace(team, cluster_row(), "pay-prod"))
     other = deployed(web.namespace, "other")
-    with_target(web)
-    with_target(other)
+    scrape_target(web, health="up")
+    scrape_target(other, health="up")
     web.status = status
     web.save(update_fields=["status"])
 
@@ -52,7 +39,7 @@ def test_an_instance_no_longer_deployed_loses_its_targets(team, status):
 def test_a_cluster_that_cannot_be_listed_leaves_the_targets_as_they_were(team, settings):
     settings.CLUSTER_TIMEOUT_SECONDS = 2
     web = deployed(kube_namespace(team, cluster_row(), "pay-prod"))  # port 1: refused
-    row = with_target(web)
+    row = scrape_target(web, health="up")
 
     with pytest.raises(DiscoveryFailed):
         instance_targets_discover(instance=web)

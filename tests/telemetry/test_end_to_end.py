@@ -25,7 +25,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 from rest_framework.test import APIClient
 
-from deployments.kube import ClusterAccess, api_client
 from deployments.models import Cluster, Instance, Namespace
 from deployments.services.clusters import cluster_add
 from market.models import Market
@@ -33,13 +32,13 @@ from market.services.sync import market_sync
 from portal.actors import Actor
 from portal.models import Role
 from telemetry.models import ScrapeTarget
-from telemetry.stream import stream_close, stream_flush
+from telemetry.stream import stream_flush
 from telemetry.tasks import metrics_discover_task, metrics_scrape_task
 from tests.deployments.apps import _manifest, publish
 from tests.deployments.kube_support import KubeServer
 from tests.factories import make_team, make_user
 from tests.market.helpers import local_market
-from tests.telemetry.kafka_support import kafka_servers, read_topic
+from tests.telemetry.kafka_support import read_topic
 from tests.telemetry.support import exporter, requests_registry
 
 pytestmark = [
@@ -110,15 +109,6 @@ class RequestCount(Collector):
 
 
 @pytest.fixture
-def core(kube: KubeServer) -> Iterator[client.CoreV1Api]:
-    access = ClusterAccess(
-        server=kube.url, token=kube.token, ca_cert=kube.ca_cert, allow_private_network=True
-    )
-    with api_client(access) as api:
-        yield client.CoreV1Api(api)
-
-
-@pytest.fixture
 def operator(db: None) -> Any:
     return make_user("mona")
 
@@ -152,16 +142,6 @@ def market(db: None, tmp_path: Path, settings: Any) -> Market:
     return market
 
 
-@pytest.fixture
-def stream(settings: Any) -> Iterator[Any]:
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_servers()
-    settings.KAFKA_METRICS_TOPIC = f"test-e2e-{uuid.uuid4().hex[:12]}"
-    settings.KAFKA_REPORT_INTERVAL_SECONDS = 0
-    settings.ELASTICSEARCH_URL = ""  # the storage backends have tests of their own
-    yield settings
-    stream_close(flush_seconds=0)
-
-
 def play_kubelet(core: client.CoreV1Api, namespace: str, pod: str) -> None:
     core.patch_namespaced_pod_status(
         pod,
@@ -173,6 +153,7 @@ def play_kubelet(core: client.CoreV1Api, namespace: str, pod: str) -> None:
 def test_an_installed_apps_exporter_reaches_the_api_and_kafka_and_its_targets_follow_it(
     core, namespace, market, operator, stream
 ):
+    stream.ELASTICSEARCH_URL = ""  # the storage backends have tests of their own
     ns = namespace.name
     api = APIClient()
     api.force_authenticate(operator)

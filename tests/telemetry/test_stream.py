@@ -17,7 +17,7 @@ from uuid import uuid4
 
 import pytest
 
-from telemetry.models import MetricPoint, ScrapeTarget, StreamProducer
+from telemetry.models import MetricPoint, StreamProducer
 from telemetry.samples import InstanceRef, Sample
 from telemetry.scrape import metrics_scrape_round
 from telemetry.stream import (
@@ -29,7 +29,7 @@ from telemetry.stream import (
     stream_counters,
     stream_flush,
 )
-from tests.telemetry.conftest import cluster_row, deployed, kube_namespace
+from tests.telemetry.conftest import cluster_row, deployed, kube_namespace, scrape_target
 from tests.telemetry.kafka_support import PrivateBroker, kafka_servers, names_of, read_topic
 from tests.telemetry.support import exporter, requests_registry
 
@@ -57,16 +57,6 @@ def batch(prefix: str, count: int) -> list[Sample]:
         )
         for i in range(count)
     ]
-
-
-@pytest.fixture
-def stream(settings: Any) -> Iterator[Any]:
-    """The shared broker, a topic of this test's own, counters reported by hand."""
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_servers()
-    settings.KAFKA_METRICS_TOPIC = f"test-metrics-{uuid4().hex[:12]}"
-    settings.KAFKA_REPORT_INTERVAL_SECONDS = 0
-    yield settings
-    stream_close(flush_seconds=0)
 
 
 @pytest.fixture(scope="module")
@@ -327,13 +317,7 @@ def test_scraping_goes_on_while_kafka_is_away_and_the_stream_catches_up_after(
     private_stream.ELASTICSEARCH_URL = ""
     instance = deployed(kube_namespace(team, cluster_row(), "pay-prod"))
     with exporter(requests_registry(served=5)) as port:
-        target = ScrapeTarget.objects.create(
-            instance=instance,
-            pod="web-0",
-            address=f"127.0.0.1:{port}",
-            url=f"http://127.0.0.1:{port}/metrics",
-            found_by="pod",
-        )
+        target = scrape_target(instance, address=f"127.0.0.1:{port}")
         first = metrics_scrape_round()
         assert stream_flush(timeout=60) == 0
         per_round = first.samples
