@@ -10,10 +10,14 @@ a periodic repair task that sends what is still waiting."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +58,21 @@ def queue_problem() -> str | None:
     import redis
 
     try:
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1
-        )
-        client.ping()
+        _broker(settings.CELERY_BROKER_URL).ping()
     except redis.RedisError as exc:
         return type(exc).__name__
     return None
+
+
+@cache
+def _broker(url: str) -> Redis:
+    """One client per broker URL for the process. Every request that creates work
+    asks ``queue_problem`` first: a client of its own each time opened a connection
+    for one PING (a tenth of an install request's CPU, bench/workflow.py). The pool
+    reconnects after an error and opens new connections in a forked child."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
 
 def queue_available() -> bool:
@@ -88,12 +100,7 @@ def queue_depths() -> dict[str, int]:
             if queue in depths:
                 depths[queue] += 1
         return depths
-    import redis
-
-    client = redis.Redis.from_url(
-        settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1
-    )
-    with client.pipeline(transaction=False) as pipe:
+    with _broker(settings.CELERY_BROKER_URL).pipeline(transaction=False) as pipe:
         for name in names:
             for suffix in _REDIS_PRIORITY_SUFFIXES:
                 pipe.llen(name + suffix)

@@ -36,7 +36,7 @@ from deployments.models import (
 )
 from deployments.targets import TargetError, TargetUnavailable, target_for
 from deployments.workflow.errors import StepFailed, StepTransient
-from deployments.workflow.steps import STEP_FUNCTIONS, Run
+from deployments.workflow.steps import STEP_FUNCTIONS, Run, step_may_wait
 from notifications.tasks import operation_failed_task
 from portal.actors import Actor
 from portal.crypto import decrypt_json
@@ -160,14 +160,14 @@ def _run_steps(run: Run) -> None:
         _fail(run, name, f"worker lost {run.operation.attempt - 1} times during {name}")
         return
     # Step states are written at commit points, not per step: before a step that
-    # waits on something outside this process (VISIBLE_STEPS: its page shows it
-    # running), on a failure or a retry, and with the record. A quick step's start
-    # and success wait in ``pending`` for the next commit point, so an install costs
-    # four commits instead of seven (commits, not statements, are what a step costs
-    # most; bench/workflow_steps.py). A worker that dies before a commit point runs
-    # those steps again, which is safe: every step is idempotent. The context goes
-    # with every commit point that follows a change to it, never after: a step
-    # written succeeded always has its context saved.
+    # may take long (step_may_wait: its page shows it running), on a failure or a
+    # retry, and with the record. A quick step's start and success wait in
+    # ``pending`` for the next commit point, so an install of a package the worker
+    # has read before costs three commits instead of seven (commits, not statements,
+    # are what a step costs most; bench/workflow_steps.py). A worker that dies
+    # before a commit point runs those steps again, which is safe: every step is
+    # idempotent. The context goes with every commit point that follows a change to
+    # it, never after: a step written succeeded always has its context saved.
     pending = _Pending(run)
     for step in run.operation.steps.order_by("position"):
         if step.state in (StepState.SUCCEEDED, StepState.SKIPPED):
@@ -176,7 +176,7 @@ def _run_steps(run: Run) -> None:
             _succeed(run, step, pending)
             return
         pending.add(_step_started(step, attempt=run.operation.attempt))
-        if step.name in VISIBLE_STEPS:
+        if step_may_wait(step.name, run):
             pending.flush()
         try:
             message = STEP_FUNCTIONS[step.name](run)
@@ -195,13 +195,6 @@ def _run_steps(run: Run) -> None:
         )
     # No record step (not expected): still write the last ones.
     pending.flush()
-
-
-# Steps that may take long: they wait on something outside this process (market
-# storage, the target) or run the package's templates (up to the render limits).
-# Their start is committed before they run, so the operation's page shows where it
-# is and the timeline names the step a dead worker was in.
-VISIBLE_STEPS = frozenset({"fetch", "render", "apply"})
 
 
 def _step_started(step: OperationStep, *, attempt: int) -> _StepWrite:

@@ -35,7 +35,7 @@ from market.package import PackageRefused
 from market.package.model import Package
 from market.package.render import InstanceContext, RenderError, merged_values
 from market.package.render_limits import RenderLimitExceeded
-from market.services.fetch import ArchiveMismatch, package_load
+from market.services.fetch import ArchiveMismatch, package_load, package_loaded
 from market.storage.base import StorageError, TransientStorageError
 from portal.crypto import decrypt_json, encrypt_json
 
@@ -275,6 +275,18 @@ def step_record(run: Run) -> str:
     if run.kind == OperationKind.UNINSTALL:
         return "instance uninstalled"
     return f"revision {run.context['revision_number']} recorded"
+
+
+def step_may_wait(name: str, run: Run) -> bool:
+    """Whether the step may take long: it waits on something outside this process
+    (market storage, the target) or runs the package's templates (up to the render
+    limits). The engine commits such a step's start before running it, so the
+    operation's page shows where it is and the timeline names the step a dead
+    worker was in. A fetch this process answers from memory waits on nothing."""
+    if name == "fetch":
+        version = run._app_version  # read by resolve in this delivery, or not yet
+        return version is None or not package_loaded(version=version)
+    return name in ("render", "apply")
 
 
 STEP_FUNCTIONS: dict[str, Callable[[Run], str]] = {

@@ -51,6 +51,13 @@ def package_fetch(*, version: AppVersion) -> bytes:
     return data
 
 
+def package_loaded(*, version: AppVersion) -> bool:
+    """Whether ``package_load`` answers ``version`` from this process's memory, with
+    no storage or cache read."""
+    with _read_lock:
+        return version.digest in _read
+
+
 def package_load(*, version: AppVersion) -> Package:
     """The read and checked package of ``version``: package_fetch then read_package,
     or the package this process already read from the same verified bytes.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,50 @@ def test_while_apply_waits_on_the_target_the_steps_before_it_show_done_and_apply
         ("verify", "pending"),
         ("record", "pending"),
     ]
+    assert results == [None]
+    assert [s.state for s in steps.all()] == ["succeeded"] * 7
+
+
+def test_while_fetch_reads_market_storage_the_page_shows_fetch_running(
+    monkeypatch: pytest.MonkeyPatch,
+    apps_market: Market,
+    namespace: Namespace,
+    operator: Any,
+    gitops_repo: Path,
+) -> None:
+    """A worker that has not read the package yet announces the fetch before
+    reading storage (a package it has read waits on nothing, so it is not)."""
+    from market.services import fetch as fetch_module
+
+    operation = instance_install(
+        actor=Actor(user=operator),
+        namespace=namespace,
+        market=apps_market,
+        name="cache",
+        app="redis-lite",
+    ).operation
+    steps = OperationStep.objects.filter(operation=operation).order_by("position")
+    # The worker has read no package yet (this process read it for the request).
+    monkeypatch.setattr(fetch_module, "_read", OrderedDict())
+    reading, release = threading.Event(), threading.Event()
+    fetch = fetch_module.package_fetch
+
+    def held_fetch(**kwargs: Any) -> bytes:  # the test holds the storage read
+        reading.set()
+        release.wait(timeout=30)
+        return fetch(**kwargs)
+
+    monkeypatch.setattr(fetch_module, "package_fetch", held_fetch)
+    results: list[int | None] = []
+    worker = threading.Thread(target=lambda: results.append(deliver(str(operation.pk))))
+    worker.start()
+    try:
+        assert reading.wait(timeout=30)
+        seen = [(s.name, s.state) for s in steps[:3]]
+    finally:
+        release.set()
+        worker.join(timeout=60)
+    assert seen == [("resolve", "succeeded"), ("fetch", "running"), ("validate", "pending")]
     assert results == [None]
     assert [s.state for s in steps.all()] == ["succeeded"] * 7
 
