@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from deployments.models import Namespace, OperationStep
+from deployments.models import Namespace, Operation, OperationStep
 from deployments.services.instances import instance_install
 from deployments.workflow.engine import operation_execute
 from market.models import Market
@@ -34,13 +34,7 @@ def test_each_step_records_its_times_message_and_the_log_of_every_attempt(
     remote = tmp_path / "remote.git"
     settings.GITOPS_REMOTE_URL = str(remote)
     settings.WORKFLOW_RETRY_BACKOFF_SECONDS = 5
-    operation = instance_install(
-        actor=Actor(user=operator),
-        namespace=namespace,
-        market=apps_market,
-        name="cache",
-        app="redis-lite",
-    ).operation
+    operation = install_cache(apps_market, namespace, operator)
     # No eager tasks: this test is the worker, delivering the message by hand.
     assert operation_execute(str(operation.pk)) == 5  # the remote is missing: retried
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
@@ -75,19 +69,11 @@ def test_while_apply_waits_on_the_target_the_steps_before_it_show_done_and_apply
     from deployments.targets import gitops_target
     from guards.locks import exclusive_lock
 
-    operation = instance_install(
-        actor=Actor(user=operator),
-        namespace=namespace,
-        market=apps_market,
-        name="cache",
-        app="redis-lite",
-    ).operation
+    operation = install_cache(apps_market, namespace, operator)
     steps = OperationStep.objects.filter(operation=operation).order_by("position")
     # Holding the repository's writer lock, the test keeps apply waiting for it.
     with exclusive_lock(gitops_target().lock_path, timeout=5):
-        results: list[int | None] = []
-        worker = threading.Thread(target=lambda: results.append(deliver(str(operation.pk))))
-        worker.start()
+        worker, results = deliver_in_thread(str(operation.pk))
         deadline = time.monotonic() + 30
         while steps.get(name="apply").state != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -117,13 +103,7 @@ def test_while_fetch_reads_market_storage_the_page_shows_fetch_running(
     reading storage (a package it has read waits on nothing, so it is not)."""
     from market.services import fetch as fetch_module
 
-    operation = instance_install(
-        actor=Actor(user=operator),
-        namespace=namespace,
-        market=apps_market,
-        name="cache",
-        app="redis-lite",
-    ).operation
+    operation = install_cache(apps_market, namespace, operator)
     steps = OperationStep.objects.filter(operation=operation).order_by("position")
     # The worker has read no package yet (this process read it for the request).
     monkeypatch.setattr(fetch_module, "_read", OrderedDict())
@@ -136,9 +116,7 @@ def test_while_fetch_reads_market_storage_the_page_shows_fetch_running(
         return fetch(**kwargs)
 
     monkeypatch.setattr(fetch_module, "package_fetch", held_fetch)
-    results: list[int | None] = []
-    worker = threading.Thread(target=lambda: results.append(deliver(str(operation.pk))))
-    worker.start()
+    worker, results = deliver_in_thread(str(operation.pk))
     try:
         assert reading.wait(timeout=30)
         seen = [(s.name, s.state) for s in steps[:3]]
@@ -148,6 +126,25 @@ def test_while_fetch_reads_market_storage_the_page_shows_fetch_running(
     assert seen == [("resolve", "succeeded"), ("fetch", "running"), ("validate", "pending")]
     assert results == [None]
     assert [s.state for s in steps.all()] == ["succeeded"] * 7
+
+
+def install_cache(market: Market, namespace: Namespace, operator: Any) -> Operation:
+    """The install of redis-lite as ``cache`` every test here follows, requested."""
+    return instance_install(
+        actor=Actor(user=operator),
+        namespace=namespace,
+        market=market,
+        name="cache",
+        app="redis-lite",
+    ).operation
+
+
+def deliver_in_thread(operation_id: str) -> tuple[threading.Thread, list[int | None]]:
+    """``deliver`` started on a thread; the list gets its answer."""
+    results: list[int | None] = []
+    worker = threading.Thread(target=lambda: results.append(deliver(operation_id)))
+    worker.start()
+    return worker, results
 
 
 def deliver(operation_id: str) -> int | None:
