@@ -9,7 +9,8 @@ processes on a queue of its own, then requests INSTANCES installs and as many
 upgrades and waits for every operation. It prints operations per second and the
 p50/p95 latency (queued -> finished) of each kind, and as the baseline, in the
 same run, the GitOps target's apply called directly, one after another, on the
-same rendered manifests: the engine's overhead as a ratio.
+same rendered manifests (the installs' right after the installs, the upgrades'
+right after the upgrades): the engine's overhead as a ratio.
 """
 
 from __future__ import annotations
@@ -154,6 +155,35 @@ def wait_all(ids: list[str], timeout: float = 1800) -> None:
         time.sleep(0.2)
 
 
+def baseline_applies(target: Any, *, revision_number: int) -> list[float]:
+    """Seconds of each direct apply of the revisions numbered ``revision_number``
+    (1: the installs, 2: the upgrades), in the order the workers made them."""
+    from deployments.models import Revision
+    from deployments.targets import Change
+    from portal.crypto import decrypt_json
+
+    seconds = []
+    for revision in (
+        Revision.objects.select_related("instance")
+        .filter(number=revision_number)
+        .order_by("created_at")
+    ):
+        change = Change(
+            operation_id=str(uuid.uuid4()),
+            kind="install" if revision.number == 1 else "upgrade",
+            namespace="bench",
+            instance=revision.instance.name,
+            app="bench-web",
+            version=revision.app_version,
+            requested_by="bench",
+        )
+        manifests = decrypt_json(revision.manifests_encrypted)
+        begin = time.perf_counter()
+        target.apply(change, manifests)
+        seconds.append(time.perf_counter() - begin)
+    return seconds
+
+
 def latencies(ids: list[str]) -> tuple[list[float], float, int]:
     from deployments.models import Operation
 
@@ -190,10 +220,9 @@ def main() -> int:
 def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
     from django.conf import settings
 
-    from deployments.models import Instance, Revision
+    from deployments.models import Instance
     from deployments.services.instances import instance_install, instance_upgrade
-    from deployments.targets import Change, GitOpsTarget
-    from portal.crypto import decrypt_json
+    from deployments.targets import GitOpsTarget
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     settings.WORKFLOW_QUEUE = queue
@@ -205,6 +234,8 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
         f"workflow bench: {args.instances} installs + {args.instances} upgrades, "
         f"{args.workers} worker processes, {database}, broker {settings.REDIS_URL}"
     )
+    # Baseline: the target's apply alone, one after another, on the same manifests.
+    baseline = GitOpsTarget(workdir / "baseline-gitops")
     workers = start_workers(args.workers, queue, data_dir)
     try:
         time.sleep(4)  # let the workers connect before the clock starts
@@ -224,6 +255,9 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
         ]
         request_time = time.perf_counter() - started
         wait_all(install_ids)
+        # The baseline of each phase right after it: the machine's speed may drift
+        # over a run, and a ratio of two figures taken far apart would move with it.
+        install_applies = baseline_applies(baseline, revision_number=1)
         upgrade_ids = []
         upgrade_started = time.perf_counter()
         for instance in Instance.objects.filter(namespace=namespace).select_related(
@@ -238,6 +272,7 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
             )
         upgrade_request_time = time.perf_counter() - upgrade_started
         wait_all(upgrade_ids)
+        upgrade_applies = baseline_applies(baseline, revision_number=2)
     finally:
         for worker in workers:
             worker.terminate()
@@ -247,24 +282,7 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
     install_spans, install_wall, install_failed = latencies(install_ids)
     upgrade_spans, upgrade_wall, upgrade_failed = latencies(upgrade_ids)
 
-    # Baseline: the target's apply alone, sequentially, on the same manifests.
-    target = GitOpsTarget(workdir / "baseline-gitops")
-    revisions = list(Revision.objects.select_related("instance").order_by("created_at"))
-    applies = []
-    for revision in revisions:
-        manifests = decrypt_json(revision.manifests_encrypted)
-        change = Change(
-            operation_id=str(uuid.uuid4()),
-            kind="install" if revision.number == 1 else "upgrade",
-            namespace="bench",
-            instance=revision.instance.name,
-            app="bench-web",
-            version=revision.app_version,
-            requested_by="bench",
-        )
-        begin = time.perf_counter()
-        target.apply(change, manifests)
-        applies.append(time.perf_counter() - begin)
+    applies = install_applies + upgrade_applies
     apply_mean = statistics.mean(applies)
 
     ops = len(install_ids) + len(upgrade_ids)
@@ -303,6 +321,16 @@ def run(args: argparse.Namespace, workdir: Path, database: str) -> int:
         f"{per_op * 1000:.1f}ms per operation (wall / operations)",
         f"ratio {per_op / apply_mean:.2f}",
     )
+    for phase, wall, phase_applies in (
+        ("installs", install_wall, install_applies),
+        ("upgrades", upgrade_wall, upgrade_applies),
+    ):
+        phase_mean = statistics.mean(phase_applies)
+        line(
+            f"  {phase}: per operation / apply after it",
+            f"{wall / len(phase_applies) * 1000:.1f}ms / {phase_mean * 1000:.1f}ms",
+            f"ratio {wall / len(phase_applies) / phase_mean:.2f}",
+        )
     return 1 if install_failed or upgrade_failed else 0
 
 
