@@ -30,9 +30,17 @@ pytestmark = [
 DEMO_APPS = sorted({folder.parent.name for folder in demo_sources()})
 
 
+@pytest.fixture(scope="module")
+def markets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One market folder for the module: the first demo_load publishes into it, the
+    next ones find every archive there and only subscribe and sync, as `make run` does
+    from its second start (publishing the demo took three quarters of each test)."""
+    return tmp_path_factory.mktemp("markets")
+
+
 @pytest.fixture
-def demo_site(settings: Any, tmp_path: Path) -> None:
-    settings.MARKETS_DIR = tmp_path / "markets"
+def demo_site(settings: Any, tmp_path: Path, markets_dir: Path) -> None:
+    settings.MARKETS_DIR = markets_dir
     settings.PACKAGE_CACHE_DIR = tmp_path / "package-cache"
     settings.GITOPS_DIR = tmp_path / "gitops"
     with open(tmp_path / "demo_load.out", "w") as out:
